@@ -1,0 +1,128 @@
+/**
+ * The one module of the library that touches a crypto implementation. Everything is async so
+ * that a browser build can swap this file for a WebCrypto one without changing any verifier;
+ * on Node the work itself is synchronous OpenSSL calls.
+ */
+import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { VerificationError } from '../errors.ts';
+
+export type SignatureAlgorithm =
+  | 'ecdsa-p256-sha256'
+  | 'ecdsa-p384-sha384'
+  | 'ecdsa-sha256'
+  | 'ecdsa-sha384'
+  | 'rsa-pss-sha384'
+  | 'rsa-pkcs1-sha256'
+  | 'rsa-pkcs1-sha384';
+
+/** `der`: ASN.1 SEQUENCE{r,s} (X.509, CRLs); `raw`: fixed-width r||s big-endian (quotes, COSE). */
+export type SignatureEncoding = 'der' | 'raw';
+
+export interface PublicKey {
+  readonly spki: Uint8Array;
+  /** Implementation handle; opaque to callers. */
+  readonly handle: unknown;
+  readonly kind: 'ec' | 'rsa';
+  readonly curve: string | undefined;
+}
+
+export async function importSpki(spki: Uint8Array): Promise<PublicKey> {
+  await Promise.resolve();
+  return importSpkiSync(spki);
+}
+
+function importSpkiSync(spki: Uint8Array): PublicKey {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });
+  } catch (e: unknown) {
+    throw new VerificationError('ERR_EVIDENCE_MALFORMED', 'public key is not a valid SubjectPublicKeyInfo', { reason: 'malformed_key', cause: e });
+  }
+  const type = key.asymmetricKeyType;
+  if (type !== 'ec' && type !== 'rsa' && type !== 'rsa-pss') {
+    throw new VerificationError('ERR_EVIDENCE_UNSUPPORTED', `unsupported public key type ${String(type)}`, { reason: 'unsupported_key' });
+  }
+  return { spki, handle: key, kind: type === 'ec' ? 'ec' : 'rsa', curve: key.asymmetricKeyDetails?.namedCurve };
+}
+
+/** Build an uncompressed P-256 SPKI from a raw 64-byte X||Y point (the DCAP attestation key). */
+export function p256SpkiFromRaw(xy: Uint8Array): Uint8Array {
+  const prefix = Uint8Array.from([
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+    0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+  ]);
+  const out = new Uint8Array(prefix.length + 64);
+  out.set(prefix);
+  out.set(xy.subarray(0, 64), prefix.length);
+  return out;
+}
+
+const CURVE_OF: Partial<Record<SignatureAlgorithm, string>> = {
+  'ecdsa-p256-sha256': 'prime256v1',
+  'ecdsa-p384-sha384': 'secp384r1',
+};
+
+/**
+ * Verify one signature. Returns false for a wrong signature (callers turn that into their own
+ * step's error); throws only for a key that cannot be used with the algorithm at all.
+ */
+export async function verifySignature(
+  alg: SignatureAlgorithm,
+  key: PublicKey,
+  data: Uint8Array,
+  signature: Uint8Array,
+  encoding: SignatureEncoding,
+): Promise<boolean> {
+  await Promise.resolve();
+  return verifySignatureSync(alg, key, data, signature, encoding);
+}
+
+function verifySignatureSync(
+  alg: SignatureAlgorithm,
+  key: PublicKey,
+  data: Uint8Array,
+  signature: Uint8Array,
+  encoding: SignatureEncoding,
+): boolean {
+  const want = CURVE_OF[alg];
+  const isEc = alg.startsWith('ecdsa');
+  if ((isEc && key.kind !== 'ec') || (!isEc && key.kind !== 'rsa') || (want !== undefined && key.curve !== want)) {
+    return false;
+  }
+  const handle = key.handle as KeyObject;
+  const hash = alg.endsWith('sha384') ? 'sha384' : 'sha256';
+  try {
+    switch (alg) {
+      case 'ecdsa-p256-sha256':
+      case 'ecdsa-p384-sha384':
+      case 'ecdsa-sha256':
+      case 'ecdsa-sha384':
+        return nodeVerify(hash, data, { key: handle, dsaEncoding: encoding === 'raw' ? 'ieee-p1363' : 'der' }, signature);
+      case 'rsa-pss-sha384':
+        // AMD's ARK/ASK/VCEK: RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48 (the parameters are checked
+        // by the certificate parser; here they are fixed).
+        return nodeVerify('sha384', data, { key: handle, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 48 }, signature);
+      case 'rsa-pkcs1-sha256':
+      case 'rsa-pkcs1-sha384':
+        return nodeVerify(hash, data, { key: handle, padding: 1 /* RSA_PKCS1_PADDING */ }, signature);
+    }
+  } catch {
+    // OpenSSL throws on some structurally bad signatures (e.g. wrong raw length); to the caller
+    // that is simply a signature that does not verify.
+    return false;
+  }
+}
+
+export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  await Promise.resolve();
+  return sha256Sync(data);
+}
+export async function sha384(data: Uint8Array): Promise<Uint8Array> {
+  await Promise.resolve();
+  return new Uint8Array(createHash('sha384').update(data).digest());
+}
+
+/** Synchronous SHA-256 for cache keys only (never on a verification decision path in browsers). */
+export function sha256Sync(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
+}
