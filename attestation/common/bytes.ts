@@ -120,6 +120,7 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const b64 = (i: number): string => B64.charAt(i);
 const B64_REV = new Int16Array(256).fill(-1);
 for (let i = 0; i < 64; i++) B64_REV[B64.charCodeAt(i)] = i;
 
@@ -149,12 +150,12 @@ export function toBase64(a: Uint8Array): string {
   let i = 0;
   for (; i + 2 < a.length; i += 3) {
     const n = ((a[i] as number) << 16) | ((a[i + 1] as number) << 8) | (a[i + 2] as number);
-    s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+    s += b64(n >> 18) + b64((n >> 12) & 63) + b64((n >> 6) & 63) + b64(n & 63);
   }
   if (i < a.length) {
     const n = ((a[i] as number) << 16) | ((a[i + 1] ?? 0) << 8);
-    s += (B64[n >> 18] as string) + (B64[(n >> 12) & 63] as string);
-    s += i + 1 < a.length ? (B64[(n >> 6) & 63] as string) + '=' : '==';
+    s += b64(n >> 18) + b64((n >> 12) & 63);
+    s += i + 1 < a.length ? b64((n >> 6) & 63) + '=' : '==';
   }
   return s;
 }
