@@ -50,6 +50,8 @@ export interface VerifyOptions {
   readonly trustAnchors?: readonly TrustAnchor[];
   /** Accept debug enclaves/TDs/guests/documents (after every cryptographic check). Default false. */
   readonly allowDebug?: boolean;
+  /** Called with the name of each verification step as it passes (the CLI's step-by-step report). */
+  readonly onStep?: (step: string) => void;
 }
 
 export function anchorInfo(a: TrustAnchor): TrustAnchorInfo {

@@ -207,6 +207,11 @@ export interface ChainOptions {
 
 /** Cache of imported public keys, keyed by the SPKI's bytes; keys are pure values so sharing is safe. */
 const keyCache = new Map<string, Promise<PublicKey>>();
+/** Forget imported keys (benchmarks measure cold verification with it). */
+export function clearKeyCache(): void {
+  keyCache.clear();
+}
+
 export function publicKeyOf(spki: Uint8Array): Promise<PublicKey> {
   const k = toHex(spki);
   let p = keyCache.get(k);

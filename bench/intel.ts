@@ -1,0 +1,116 @@
+/**
+ * Intel DCAP verification benchmark (npm run bench:intel). For every real quote in
+ * test/fixtures/intel, in one run and one process:
+ *   cold   verifyDcapQuote with nothing cached (a fresh cache per call, key cache cleared)
+ *   warm   the same with a cache that already holds the verified PCK chain and collateral
+ *   floor  the bare crypto of a cold verification with node:crypto: the same number of P-256
+ *          ECDSA verifications (each with its key import) and X.509 certificate parses
+ *   peer   @phala/dcap-qvl `verify` (pure JS), the npm verifier the issue names
+ * Reports medians over RUNS runs after WARMUP runs, and the ratios the issue sets goals for.
+ */
+import { X509Certificate, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { verify as peerVerify } from '@phala/dcap-qvl';
+import { toDcapCollateral } from '../attestation/intel/bundle.ts';
+import { parseQuote } from '../attestation/intel/parse.ts';
+import { createDcapCache, verifyDcapQuote } from '../attestation/intel/verify.ts';
+import { parsePemCertificates } from '../attestation/common/x509.ts';
+import { clearKeyCache } from '../attestation/common/x509.ts';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 300);
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
+const ROOT = new URL('../test/fixtures/intel/', import.meta.url).pathname;
+
+async function median(fn: () => Promise<unknown> | unknown): Promise<number> {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const t: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const s = process.hrtime.bigint();
+    await fn();
+    t.push(Number(process.hrtime.bigint() - s) / 1e6);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)] as number;
+}
+
+async function settle(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch {
+    /* error verdicts are timed too: reaching them is the work */
+  }
+}
+
+function pemBlocks(text: string): string[] {
+  return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => m[0]);
+}
+
+interface Row {
+  name: string;
+  cold: number;
+  warm: number;
+  floor: number;
+  peer: number;
+  ops: string;
+}
+
+const rows: Row[] = [];
+for (const name of readdirSync(ROOT).sort()) {
+  const dir = join(ROOT, name);
+  const meta = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as { verify_at: string; tee: 'sgx' | 'tdx' };
+  const quote = new Uint8Array(readFileSync(join(dir, 'quote.bin')));
+  const json = JSON.parse(readFileSync(join(dir, 'collateral.json'), 'utf8')) as Record<string, string>;
+  const collateral = toDcapCollateral(json);
+  const at = new Date(meta.verify_at);
+  const allowDebug = true; // time the full path, including the debug case's TCB evaluation
+
+  // What a cold verification does with bare crypto: P-256 verifications = PCK leaf + PCK CA (2),
+  // TCB signing cert (1, and 1 more if the QE identity chain differs), TCB info + QE identity (2),
+  // two CRLs (2), QE report (1), quote (1). Certificates parsed = the quote's chain + issuer chains.
+  const q = parseQuote(quote);
+  const sameChain = json['qe_identity_issuer_chain'] === json['tcb_info_issuer_chain'];
+  const verifies = 9 + (sameChain ? 0 : 1);
+  const certPems = [...pemBlocks(q.pckChainPem), ...pemBlocks(json['tcb_info_issuer_chain'] ?? ''), ...(sameChain ? [] : pemBlocks(json['qe_identity_issuer_chain'] ?? ''))];
+  const leafCert = new X509Certificate(pemBlocks(q.pckChainPem)[0] as string);
+  const spki = leafCert.publicKey.export({ type: 'spki', format: 'der' });
+  const data = new Uint8Array(1024);
+  const { privateKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
+  const { sign } = await import('node:crypto');
+  const sig = sign('sha256', data, privateKey);
+  const pub = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  void spki;
+  const floor = await median(() => {
+    for (const pem of certPems) new X509Certificate(pem);
+    for (let i = 0; i < verifies; i++) nodeVerify('sha256', data, createPublicKey({ key: pub, format: 'der', type: 'spki' }), sig);
+  });
+
+  const cold = await median(async () => {
+    clearKeyCache();
+    await settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: createDcapCache() }));
+  });
+  const warmCache = createDcapCache();
+  await settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: warmCache }));
+  const warm = await median(() => settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: warmCache })));
+  const peerQuote = Buffer.from(quote);
+  const ts = at.getTime() / 1000;
+  const peer = await median(() => {
+    try {
+      peerVerify(peerQuote, json as unknown as Parameters<typeof peerVerify>[1], ts);
+    } catch {
+      /* its error verdicts are timed too */
+    }
+  });
+  rows.push({ name, cold, warm, floor, peer, ops: `${verifies} verify + ${certPems.length} parse` });
+  void parsePemCertificates;
+}
+
+const f = (n: number): string => n.toFixed(3);
+const r = (n: number): string => `${n.toFixed(2)}x`;
+console.log(`Intel DCAP verification, median of ${RUNS} runs after ${WARMUP} warm-up runs (ms), Node ${process.version}`);
+console.log('| case | floor | cold | warm | @phala/dcap-qvl | cold/floor (goal <= 1.5) | peer/cold (goal >= 3) | warm/cold (goal <= 0.33) |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const x of rows) {
+  console.log(`| ${x.name} | ${f(x.floor)} | ${f(x.cold)} | ${f(x.warm)} | ${f(x.peer)} | ${r(x.cold / x.floor)} | ${r(x.peer / x.cold)} | ${r(x.warm / x.cold)} |`);
+}
+console.log(`floor = ${rows.map((x) => `${x.name}: ${x.ops}`).join('; ')}`);
