@@ -97,13 +97,25 @@ export function toHex(a: Uint8Array): string {
   return s;
 }
 
+const HEX_VAL = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX_VAL[0x30 + i] = i < 10 ? i : -1;
+  HEX_VAL['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX_VAL['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
 /** Strict hex decoding: even length, [0-9a-fA-F] only; anything else is malformed input. */
 export function fromHex(s: string, what = 'hex string', reason = 'malformed_evidence'): Uint8Array {
-  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
-    throw malformed(`${what} is not valid hex`, reason);
-  }
+  if (s.length % 2 !== 0) throw malformed(`${what} is not valid hex (odd length)`, reason);
   const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const a = s.charCodeAt(2 * i);
+    const b = s.charCodeAt(2 * i + 1);
+    const hi = a < 128 ? (HEX_VAL[a] as number) : -1;
+    const lo = b < 128 ? (HEX_VAL[b] as number) : -1;
+    if (hi < 0 || lo < 0) throw malformed(`${what} is not valid hex`, reason);
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
 
