@@ -62,6 +62,8 @@ export abstract class AttestationError extends Error {
 export class VerificationError extends AttestationError {
   readonly family = 'verification' as const;
   declare readonly code: VerificationErrorCode;
+  // Not useless: it narrows `code` to the verification family at compile time.
+  // eslint-disable-next-line @typescript-eslint/no-useless-constructor
   constructor(code: VerificationErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }

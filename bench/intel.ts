@@ -15,14 +15,13 @@ import { verify as peerVerify } from '@phala/dcap-qvl';
 import { toDcapCollateral } from '../attestation/intel/bundle.ts';
 import { parseQuote } from '../attestation/intel/parse.ts';
 import { createDcapCache, verifyDcapQuote } from '../attestation/intel/verify.ts';
-import { parsePemCertificates } from '../attestation/common/x509.ts';
 import { clearKeyCache } from '../attestation/common/x509.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 300);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
 const ROOT = new URL('../test/fixtures/intel/', import.meta.url).pathname;
 
-async function median(fn: () => Promise<unknown> | unknown): Promise<number> {
+async function median(fn: () => unknown): Promise<number> {
   for (let i = 0; i < WARMUP; i++) await fn();
   const t: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -72,14 +71,11 @@ for (const name of readdirSync(ROOT).sort()) {
   const sameChain = json['qe_identity_issuer_chain'] === json['tcb_info_issuer_chain'];
   const verifies = 9 + (sameChain ? 0 : 1);
   const certPems = [...pemBlocks(q.pckChainPem), ...pemBlocks(json['tcb_info_issuer_chain'] ?? ''), ...(sameChain ? [] : pemBlocks(json['qe_identity_issuer_chain'] ?? ''))];
-  const leafCert = new X509Certificate(pemBlocks(q.pckChainPem)[0] as string);
-  const spki = leafCert.publicKey.export({ type: 'spki', format: 'der' });
   const data = new Uint8Array(1024);
   const { privateKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
   const { sign } = await import('node:crypto');
   const sig = sign('sha256', data, privateKey);
   const pub = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  void spki;
   const floor = await median(() => {
     for (const pem of certPems) new X509Certificate(pem);
     for (let i = 0; i < verifies; i++) nodeVerify('sha256', data, createPublicKey({ key: pub, format: 'der', type: 'spki' }), sig);
@@ -102,7 +98,6 @@ for (const name of readdirSync(ROOT).sort()) {
     }
   });
   rows.push({ name, cold, warm, floor, peer, ops: `${verifies} verify + ${certPems.length} parse` });
-  void parsePemCertificates;
 }
 
 const f = (n: number): string => n.toFixed(3);

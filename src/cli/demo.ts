@@ -28,7 +28,10 @@ export async function runDemo(io: Io): Promise<number> {
     io.out(`\n${name} (${meta.tee}, at ${meta.verify_at})\n`);
     const t0 = performance.now();
     try {
-      const r = await verifyEvidence({ tee: meta.tee, evidence, collateral }, { at: new Date(meta.verify_at), onStep: (s) => io.out(`  ok    ${s}\n`) });
+      const r = await verifyEvidence({ tee: meta.tee, evidence, collateral }, { at: new Date(meta.verify_at), onStep: (s) => {
+          io.out(`  ok    ${s}\n`);
+        },
+      });
       io.out(`  => OK, TCB ${r.tcb_status ?? 'n/a'}${r.advisory_ids.length ? ` (${r.advisory_ids.join(', ')})` : ''} in ${(performance.now() - t0).toFixed(1)} ms\n`);
     } catch (e: unknown) {
       if (!AttestationError.is(e)) {

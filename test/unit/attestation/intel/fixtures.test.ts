@@ -75,7 +75,7 @@ describe('Intel fixtures through the library', () => {
         expect(r.tee).toBe(c.meta.tee);
         expect(r.tcb_status).toBe(exp.tcb_status);
         if (exp['advisory_ids'] !== undefined) expect(r.advisory_ids).toEqual(exp['advisory_ids']);
-        checkClaims(r.claims as Record<string, unknown>, exp);
+        checkClaims(r.claims, exp);
         expect(r.trust_anchor.pinned).toBe(anchors === undefined);
         expect(r.collateral.map((d) => d.kind)).toEqual(expect.arrayContaining(['intel.tcb_info', 'intel.qe_identity', 'intel.pck_crl', 'intel.root_ca_crl']));
         for (const d of r.collateral) expect(d.sha256).toMatch(/^[0-9a-f]{64}$/);
