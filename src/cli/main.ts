@@ -10,6 +10,8 @@ import { AttestationError } from '../../attestation/errors.ts';
 import { anchorFromPem } from '../../attestation/roots/index.ts';
 import { verifyEvidence, type AmdProduct, type CollateralFile } from '../../attestation/registry.ts';
 import { TEE_KINDS, type EvidenceResult, type TeeKind } from '../../attestation/result.ts';
+import { dcapCollateralNeeds } from '../../attestation/intel/request.ts';
+import { createPcsProvider, type UpdateType } from '../collateral/pcs.ts';
 import { runDemo } from './demo.ts';
 
 export const EXIT_OK = 0;
@@ -29,7 +31,9 @@ export class UsageError extends Error {
 const USAGE = `usage:
   attestgate verify-evidence <evidence-file> --tee sgx|tdx|sev-snp|nitro [--collateral <file-or-dir>]...
                              [--at <ISO-8601 time>] [--trust-root <pem>] [--product milan|genoa|turin]
-                             [--allow-debug] [--json]
+                             [--allow-debug] [--json] [--pcs <base-url> [--pcs-update early|standard]]
+      --pcs fetches Intel DCAP collateral from an Intel PCS (v4) or a PCCS at that base URL when
+      no collateral bundle is given
   attestgate demo            verify the sample evidence bundled in test/fixtures, step by step
 `;
 
@@ -47,6 +51,20 @@ async function readCollateral(paths: readonly string[]): Promise<CollateralFile[
     }
   }
   return out;
+}
+
+/** Fetch the quote's collateral from a PCS/PCCS and hand it on as one bundle file. */
+async function fetchDcapCollateral(quote: Uint8Array, baseUrl: string, update: UpdateType | undefined): Promise<CollateralFile> {
+  let needs;
+  try {
+    needs = dcapCollateralNeeds(quote);
+  } catch {
+    // A quote we cannot even read gets its proper verdict from the verifier; fetch nothing.
+    return { name: 'no-collateral', bytes: new Uint8Array() };
+  }
+  const provider = createPcsProvider({ baseUrl, ...(update !== undefined ? { update } : {}) });
+  const bundle = await provider.getDcapCollateral(needs);
+  return { name: `${baseUrl} (fetched)`, bytes: new TextEncoder().encode(JSON.stringify(bundle)) };
 }
 
 function parseTime(s: string | undefined): Date {
@@ -86,6 +104,8 @@ async function verifyEvidenceCommand(args: string[], io: Io): Promise<number> {
       product: { type: 'string' },
       'allow-debug': { type: 'boolean' },
       json: { type: 'boolean' },
+      pcs: { type: 'string' },
+      'pcs-update': { type: 'string' },
     },
   });
   const json = values.json === true;
@@ -97,6 +117,11 @@ async function verifyEvidenceCommand(args: string[], io: Io): Promise<number> {
   const at = parseTime(values.at);
   const evidence = new Uint8Array(await readFile(positionals[0] as string));
   const collateral = await readCollateral(values.collateral ?? []);
+  const update = values['pcs-update'];
+  if (update !== undefined && update !== 'early' && update !== 'standard') throw new UsageError('--pcs-update must be early or standard');
+  if (values.pcs !== undefined && (tee === 'sgx' || tee === 'tdx') && !collateral.some((f) => f.name.endsWith('.json'))) {
+    collateral.push(await fetchDcapCollateral(evidence, values.pcs, update));
+  }
   const trustRoot = values['trust-root'];
   const trustAnchors = trustRoot === undefined ? undefined : [await anchorFromPem(await readFile(trustRoot, 'utf8'), trustRoot, false)];
 
