@@ -7,6 +7,7 @@ import { decodeUtf8 } from './common/bytes.ts';
 import { VerificationError } from './errors.ts';
 import { isDcapCollateral, toDcapCollateral, type DcapCollateral } from './intel/bundle.ts';
 import { verifyDcapQuote, type DcapCache } from './intel/verify.ts';
+import { verifyNitro } from './nitro/verify.ts';
 import type { EvidenceResult, TeeKind, VerifyOptions } from './result.ts';
 
 export interface CollateralFile {
@@ -64,8 +65,10 @@ export async function verifyEvidence(input: EvidenceInput, opts: RegistryOptions
         tee: input.tee,
         ...(opts.dcapCache !== undefined ? { cache: opts.dcapCache } : {}),
       });
-    case 'sev-snp':
     case 'nitro':
+      // The document carries its whole chain; collateral files play no part.
+      return verifyNitro(input.evidence, opts);
+    case 'sev-snp':
       throw new VerificationError('ERR_EVIDENCE_UNSUPPORTED', `${input.tee} verification is not available in this build`, { reason: 'unsupported_tee' });
   }
 }
