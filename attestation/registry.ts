@@ -8,11 +8,17 @@ import { VerificationError } from './errors.ts';
 import { isDcapCollateral, toDcapCollateral, type DcapCollateral } from './intel/bundle.ts';
 import { verifyDcapQuote, type DcapCache } from './intel/verify.ts';
 import { verifyNitro } from './nitro/verify.ts';
+import { sevSnpInputFromFiles, verifySevSnp } from './amd/verify.ts';
 import type { EvidenceResult, TeeKind, VerifyOptions } from './result.ts';
 
 export interface CollateralFile {
   readonly name: string;
   readonly bytes: Uint8Array;
+  /**
+   * Found in a directory rather than named one by one: a file that is not collateral for this TEE
+   * (a case.json, the evidence itself) is skipped instead of refused.
+   */
+  readonly optional?: boolean;
 }
 
 export type AmdProduct = 'milan' | 'genoa' | 'turin';
@@ -56,6 +62,16 @@ export function findDcapCollateral(files: readonly CollateralFile[]): DcapCollat
   return toDcapCollateral((bundles[0] as { json: unknown }).json);
 }
 
+function isSnpCollateralOrRequired(f: CollateralFile): boolean {
+  if (f.optional !== true) return true;
+  try {
+    sevSnpInputFromFiles(new Uint8Array(), [f]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function verifyEvidence(input: EvidenceInput, opts: RegistryOptions): Promise<EvidenceResult> {
   switch (input.tee) {
     case 'sgx':
@@ -69,6 +85,6 @@ export async function verifyEvidence(input: EvidenceInput, opts: RegistryOptions
       // The document carries its whole chain; collateral files play no part.
       return verifyNitro(input.evidence, opts);
     case 'sev-snp':
-      throw new VerificationError('ERR_EVIDENCE_UNSUPPORTED', `${input.tee} verification is not available in this build`, { reason: 'unsupported_tee' });
+      return verifySevSnp(sevSnpInputFromFiles(input.evidence, input.collateral.filter(isSnpCollateralOrRequired), input.product), opts);
   }
 }

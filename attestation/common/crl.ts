@@ -7,7 +7,7 @@ import { VerificationError } from '../errors.ts';
 import { equalBytes, toHex } from './bytes.ts';
 import { verifySignature } from './crypto.ts';
 import { DerReader, TAG, bitStringBytes, decodeName, decodeSmallInteger, decodeTime, integerMagnitude, type Name } from './der.ts';
-import { decodeAlgorithm, publicKeyOf, type Certificate } from './x509.ts';
+import { KU_CRL_SIGN, decodeAlgorithm, publicKeyOf, type Certificate } from './x509.ts';
 import type { SignatureAlgorithm } from './crypto.ts';
 
 export interface Crl {
@@ -77,6 +77,10 @@ export function parseCrl(der: Uint8Array, what = 'CRL'): Crl {
 export async function verifyCrl(crl: Crl, issuer: Certificate, at: number, what: string): Promise<void> {
   if (!equalBytes(crl.issuer.der, issuer.subject.der)) {
     throw new VerificationError('ERR_CRL_INVALID', `${what}: issued by "${crl.issuer.text}", want "${issuer.subject.text}"`, { reason: 'crl_issuer' });
+  }
+  // RFC 5280 6.3.3 (f): the CRL issuer's key must be allowed to sign CRLs.
+  if (issuer.keyUsage !== undefined && (issuer.keyUsage & KU_CRL_SIGN) === 0) {
+    throw new VerificationError('ERR_CRL_INVALID', `${what}: issuer "${issuer.subject.text}" may not sign CRLs (keyUsage lacks cRLSign)`, { reason: 'crl_signer' });
   }
   const key = await publicKeyOf(issuer.spki);
   if (!(await verifySignature(crl.signatureAlgorithm, key, crl.tbs, crl.signature, 'der'))) {

@@ -60,6 +60,10 @@ const KNOWN_CRITICAL = new Set([OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, '2.5.29.37
 // parameter set is refused rather than verified with the wrong settings.
 const PSS_SHA384_PARAMS_HEX =
   '3034a00f300d06096086480165030402020500a11c301a06092a864886f70d010108300d06096086480165030402020500a203020130';
+// The same parameters with the DEFAULT trailerField [3] INTEGER 1 written out, as every AMD ARK and
+// ASK (and VCEKs issued before about 2025) encode them. Trailer 1 is the only one RFC 4055 defines.
+const PSS_SHA384_PARAMS_WITH_TRAILER_HEX =
+  '3039a00f300d06096086480165030402020500a11c301a06092a864886f70d010108300d06096086480165030402020500a203020130a303020101';
 
 export function decodeAlgorithm(r: DerReader, t: Tlv): SignatureAlgorithm {
   const alg = r.children(t);
@@ -70,7 +74,8 @@ export function decodeAlgorithm(r: DerReader, t: Tlv): SignatureAlgorithm {
   }
   if (found === 'rsa-pss-sha384') {
     const params = alg.next();
-    if (toHex(params.raw) !== PSS_SHA384_PARAMS_HEX) {
+    const hex = toHex(params.raw);
+    if (hex !== PSS_SHA384_PARAMS_HEX && hex !== PSS_SHA384_PARAMS_WITH_TRAILER_HEX) {
       throw new VerificationError('ERR_EVIDENCE_UNSUPPORTED', 'RSASSA-PSS parameters other than SHA-384/MGF1-SHA-384/salt 48', { reason: 'unsupported_algorithm' });
     }
   } else if (!alg.done) {

@@ -49,7 +49,7 @@ interface VerifiedCollateral {
   readonly qeIdentity: QeIdentity;
   readonly rootCrl: Crl;
   readonly pckCrl: Crl;
-  /** Subject DER of the CA whose key verified the PCK CRL. */
+  /** DER of the CA certificate whose key verified the PCK CRL (a name alone is not an identity). */
   readonly pckCrlIssuer: Uint8Array;
   readonly tcbSigner: Certificate;
   readonly notBefore: number;
@@ -111,6 +111,7 @@ async function verifySignedJson(
   const certs = parsePemCertificates(chainPem, `${what} issuer chain`, 'collateral_malformed');
   const { path } = await verifyChain(certs, [anchor], { at, what: `${what} issuer chain` });
   const signer = path[0] as Certificate;
+  assertTcbSigner(signer, path.length, what);
   const sig = fromHex(signatureHex.trim(), `${what} signature`, 'collateral_malformed');
   const key = await publicKeyOf(signer.spki);
   // The signature covers the bytes Intel served; any re-serialisation (key order, spacing) fails here.
@@ -119,6 +120,21 @@ async function verifySignedJson(
   }
   return path;
 }
+
+/**
+ * Only Intel's TCB Signing certificate may sign TCB info and QE identity. Other certificates chain
+ * to the same root (the PCK CAs, every PCK leaf), and a holder of a PCK key must not be able to
+ * publish its own TCB levels: the signer must be an end-entity certificate issued directly by the
+ * root, named as Intel names it.
+ */
+function assertTcbSigner(signer: Certificate, pathLength: number, what: string): void {
+  if (signer.isCa || pathLength !== 2 || signer.subject.commonName !== TCB_SIGNER_CN) {
+    throw new VerificationError('ERR_CHAIN_UNTRUSTED', `${what} is signed by "${signer.subject.text}", want the ${TCB_SIGNER_CN} certificate issued by the root`, {
+      reason: 'collateral_signer',
+    });
+  }
+}
+const TCB_SIGNER_CN = 'Intel SGX TCB Signing';
 
 function assertCurrent(what: string, issueDate: number, nextUpdate: number, at: number): void {
   if (!(issueDate <= at && at <= nextUpdate)) {
@@ -181,7 +197,7 @@ async function verifyCollateral(c: DcapCollateral, issuerCa: Certificate, anchor
     qeIdentity,
     rootCrl,
     pckCrl,
-    pckCrlIssuer: issuerCa.subject.der,
+    pckCrlIssuer: issuerCa.der,
     tcbSigner,
     notBefore: Math.max(...windows.map((w) => w[0])),
     notAfter: Math.min(...windows.map((w) => w[1])),
@@ -244,7 +260,7 @@ export async function verifyDcapQuote(quoteBytes: Uint8Array, collateral: DcapCo
   // Steps 3-4: collateral and CRLs.
   const ckey = cache === undefined ? '' : collateralKey(collateral, anchor);
   let col = cache?.collateral.get(ckey);
-  if (col === undefined || !within(at, col.notBefore, col.notAfter) || !equalBytes(col.pckCrlIssuer, chain.issuer.subject.der)) {
+  if (col === undefined || !within(at, col.notBefore, col.notAfter) || !equalBytes(col.pckCrlIssuer, chain.issuer.der)) {
     col = await verifyCollateral(collateral, chain.issuer, anchor, at);
     if (cache !== undefined) remember(cache.collateral, cache.maxEntries, ckey, col);
   }

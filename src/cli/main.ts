@@ -44,7 +44,7 @@ async function readCollateral(paths: readonly string[]): Promise<CollateralFile[
     if (st.isDirectory()) {
       for (const name of (await readdir(p)).sort()) {
         const full = join(p, name);
-        if ((await stat(full)).isFile()) out.push({ name: full, bytes: new Uint8Array(await readFile(full)) });
+        if ((await stat(full)).isFile()) out.push({ name: full, bytes: new Uint8Array(await readFile(full)), optional: true });
       }
     } else {
       out.push({ name: p, bytes: new Uint8Array(await readFile(p)) });

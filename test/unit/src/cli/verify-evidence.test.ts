@@ -186,3 +186,43 @@ describe('the executable', () => {
     expect(r2.code).toBe(2);
   }, 60_000);
 });
+
+describe('attestgate verify-evidence --json: every SEV-SNP and Nitro case', () => {
+  const amd = [...listCases('amd'), ...listCases('amd/mutated')];
+  const nitro = listCases('nitro');
+
+  for (const c of amd) {
+    const exp = c.meta.expected;
+    it(`sev-snp ${c.name} -> ${exp.verdict}`, async () => {
+      const args = ['verify-evidence', join(c.dir, 'report.bin'), '--tee', 'sev-snp', '--collateral', c.dir, '--at', c.meta.verify_at, '--json'];
+      const product = c.meta['product'];
+      if (typeof product === 'string') args.push('--product', product.toLowerCase());
+      if (c.meta.trust_anchor !== undefined) args.push('--trust-root', join(c.dir, 'ark.pem'));
+      if (c.meta.run_with_allow_debug === true) args.push('--allow-debug');
+      const { status, out } = await run(args);
+      const j = JSON.parse(out) as { verdict: string; claims?: Record<string, unknown>; reason?: string };
+      const lenient = exp.verdict === 'error' && exp['lenient_ok_acceptable'] === true;
+      if (!lenient) {
+        expect(j.verdict, JSON.stringify(j)).toBe(exp.verdict);
+        expect(status).toBe(exp.verdict === 'ok' ? 0 : 1);
+      }
+      if (j.verdict === 'ok' && typeof exp['measurement'] === 'string') expect(j.claims?.['measurement']).toBe(exp['measurement']);
+    });
+  }
+
+  for (const c of nitro) {
+    const exp = c.meta.expected;
+    it(`nitro ${c.name} -> ${exp.verdict}`, async () => {
+      const args = ['verify-evidence', join(c.dir, 'attestation.cbor'), '--tee', 'nitro', '--at', c.meta.verify_at, '--json'];
+      if (c.name.startsWith('pos-') || c.name.includes('-syn-') || c.name === 'neg-cape0915-untrusted-root' || c.name.startsWith('marlin-mock')) {
+        if (existsSync(join(c.dir, 'root.pem'))) args.push('--trust-root', join(c.dir, 'root.pem'));
+      }
+      if (c.meta.run_with_allow_debug === true) args.push('--allow-debug');
+      const { status, out } = await run(args);
+      const j = JSON.parse(out) as { verdict: string; claims?: Record<string, unknown> };
+      expect(j.verdict, JSON.stringify(j)).toBe(exp.verdict);
+      expect(status).toBe(exp.verdict === 'ok' ? 0 : 1);
+      if (j.verdict === 'ok') expect(j.claims?.['module_id']).toBe(exp['module_id']);
+    });
+  }
+});
