@@ -73,7 +73,7 @@ export const REASONS = {
   tcbMismatch: 'tcb_mismatch',
   hwidMismatch: 'hwid_mismatch',
   policy: 'policy',
-  debug: 'debug',
+  debug: 'debug_enclave',
 } as const;
 
 const hex32 = (n: number): string => `0x${n.toString(16)}`;

@@ -26,7 +26,7 @@ const REASON_MAP: Record<string, { code: AttestationErrorCode; reason: string } 
   validity: { code: 'ERR_CERT_NOT_VALID_AT_TIME', reason: 'validity' },
   chain: { code: 'ERR_CHAIN_UNTRUSTED', reason: 'chain' },
   'ark-not-pinned': { code: 'ERR_CHAIN_UNTRUSTED', reason: 'ark_not_pinned' },
-  debug: { code: 'ERR_DEBUG_REFUSED', reason: 'debug' },
+  debug: { code: 'ERR_DEBUG_REFUSED', reason: 'debug_enclave' },
   'hwid-mismatch': { code: 'ERR_COLLATERAL_MISMATCH', reason: 'hwid_mismatch' },
   'tcb-mismatch': { code: 'ERR_COLLATERAL_MISMATCH', reason: 'tcb_mismatch' },
   product: { code: 'ERR_COLLATERAL_MISMATCH', reason: 'product' },

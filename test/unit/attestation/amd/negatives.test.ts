@@ -304,7 +304,7 @@ describe('re-signed reports (fake PKI as trust anchor)', () => {
     b[FIELDS.POLICY.offset + 2] = (b[FIELDS.POLICY.offset + 2] as number) | 0x08;
     const input = { ...f.input, report: resign(b, f.vekKey) };
     const e = await rejects(verifySevSnp(input, f.opts));
-    expect([e.code, e.reason, e.family]).toEqual(['ERR_DEBUG_REFUSED', 'debug', 'policy']);
+    expect([e.code, e.reason, e.family]).toEqual(['ERR_DEBUG_REFUSED', 'debug_enclave', 'policy']);
     const ok = await verifySevSnp(input, { ...f.opts, allowDebug: true });
     expect(ok.debug_allowed).toBe(true);
     expect(ok.claims['debug']).toBe(true);

@@ -175,13 +175,13 @@ describe('the executable', () => {
     expect(JSON.parse(r0.stdout)).toMatchObject({ verdict: 'ok', tee: 'sgx' });
     const r1 = await exec(process.execPath, [BIN, ...argsFor(bad, ['--json'])]).then(
       () => ({ code: 0, stdout: '' }),
-      (e: { code: number; stdout: string }) => e,
+      (e: unknown) => e as { code: number; stdout: string },
     );
     expect(r1.code).toBe(1);
     expect(JSON.parse(r1.stdout)).toMatchObject({ verdict: 'error', reason: 'malformed_quote', code: 'ERR_EVIDENCE_MALFORMED' });
     const r2 = await exec(process.execPath, [BIN, 'verify-evidence']).then(
       () => ({ code: 0 }),
-      (e: { code: number }) => e,
+      (e: unknown) => e as { code: number },
     );
     expect(r2.code).toBe(2);
   }, 60_000);
