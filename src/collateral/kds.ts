@@ -26,6 +26,7 @@ import { parseReport, productOfCpuid } from '../../attestation/amd/parse.ts';
 import type { SevSnpInput } from '../../attestation/amd/verify.ts';
 import { decodeUtf8, isAllZero, toHex } from '../../attestation/common/bytes.ts';
 import { AttestationError, VerificationError } from '../../attestation/errors.ts';
+import { invalidArgument, malformedCollateral, readBounded, unavailable } from './http.ts';
 
 export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -233,7 +234,7 @@ async function httpGet(doFetch: typeof fetch, url: string, timeoutMs: number): P
       // 429 is KDS rate limiting: still "unavailable", but say so, since retrying later helps.
       throw unavailable(`GET ${url} returned HTTP ${res.status}${res.status === 429 ? ' (rate limited)' : ''}, want 200`, undefined, { url, status: res.status });
     }
-    return await readBounded(res, url);
+    return await readBounded(res, url, MAX_BODY_BYTES);
   } catch (e: unknown) {
     if (AttestationError.is(e)) throw e;
     if (signal.aborted) throw unavailable(`GET ${url} timed out after ${timeoutMs} ms`, e, { url, timeoutMs });
@@ -242,49 +243,3 @@ async function httpGet(doFetch: typeof fetch, url: string, timeoutMs: number): P
   }
 }
 
-async function readBounded(res: Response, url: string): Promise<Uint8Array> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
-    await res.body?.cancel().catch(() => undefined);
-    throw malformedCollateral(`GET ${url}: body of ${declared} bytes exceeds the ${MAX_BODY_BYTES}-byte limit`);
-  }
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    const value: unknown = r.value;
-    if (!(value instanceof Uint8Array)) throw malformedCollateral(`GET ${url}: body stream yielded a non-byte chunk`);
-    total += value.length;
-    if (total > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw malformedCollateral(`GET ${url}: body exceeds the ${MAX_BODY_BYTES}-byte limit`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function invalidArgument(message: string): VerificationError {
-  return new VerificationError('ERR_INVALID_ARGUMENT', message, { reason: 'invalid_argument' });
-}
-
-function unavailable(message: string, cause?: unknown, details?: Record<string, unknown>): VerificationError {
-  return new VerificationError('ERR_COLLATERAL_UNAVAILABLE', message, {
-    reason: 'collateral_unavailable',
-    ...(cause === undefined ? {} : { cause }),
-    ...(details === undefined ? {} : { details }),
-  });
-}
-
-function malformedCollateral(message: string, cause?: unknown): VerificationError {
-  return new VerificationError('ERR_COLLATERAL_MALFORMED', message, cause === undefined ? { reason: 'collateral_malformed' } : { reason: 'collateral_malformed', cause });
-}

@@ -31,6 +31,7 @@ import type { DcapCollateral } from '../../attestation/intel/bundle.ts';
 import { decodeUtf8, fromBase64, fromHex, toHex } from '../../attestation/common/bytes.ts';
 import { parseCrl } from '../../attestation/common/crl.ts';
 import { parsePemCertificates } from '../../attestation/common/x509.ts';
+import { invalidArgument, malformedCollateral, readBounded, unavailable } from './http.ts';
 
 /** Intel's public PCS. A default, never the only choice: operators usually run a PCCS. */
 export const INTEL_PCS_BASE_URL = 'https://api.trustedservices.intel.com';
@@ -205,7 +206,7 @@ async function httpGet(doFetch: typeof fetch, url: string, timeoutMs: number, ca
       await res.body?.cancel().catch(() => undefined);
       throw unavailable(`GET ${url} returned HTTP ${res.status}, want 200`, undefined, { url, status: res.status });
     }
-    const body = await readBounded(res, url);
+    const body = await readBounded(res, url, MAX_BODY_BYTES);
     return { url, headers: res.headers, body };
   } catch (e: unknown) {
     if (VerificationError.is(e)) throw e;
@@ -215,37 +216,6 @@ async function httpGet(doFetch: typeof fetch, url: string, timeoutMs: number, ca
     if (cancel.aborted) throw unavailable(`GET ${url} cancelled: another collateral request failed`, e, { url });
     throw unavailable(`GET ${url} failed: ${describe(e)}`, e, { url });
   }
-}
-
-async function readBounded(res: Response, url: string): Promise<Uint8Array> {
-  const declared = res.headers.get('content-length');
-  if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
-    await res.body?.cancel().catch(() => undefined);
-    throw malformedCollateral(`GET ${url}: body of ${declared} bytes exceeds the ${MAX_BODY_BYTES}-byte limit`);
-  }
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    const value: unknown = r.value;
-    if (!(value instanceof Uint8Array)) throw malformedCollateral(`GET ${url}: body stream yielded a non-byte chunk`);
-    total += value.length;
-    if (total > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw malformedCollateral(`GET ${url}: body exceeds the ${MAX_BODY_BYTES}-byte limit`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function isTimeout(reason: unknown): boolean {
@@ -510,22 +480,6 @@ function checkUrl(url: string, name: string): void {
 
 function assertUpdate(u: unknown): asserts u is UpdateType {
   if (u !== 'early' && u !== 'standard') throw invalidArgument(`update must be "early" or "standard", got ${JSON.stringify(u)}`);
-}
-
-function invalidArgument(message: string): VerificationError {
-  return new VerificationError('ERR_INVALID_ARGUMENT', message, { reason: 'invalid_argument' });
-}
-
-function unavailable(message: string, cause?: unknown, details?: Record<string, unknown>): VerificationError {
-  return new VerificationError('ERR_COLLATERAL_UNAVAILABLE', message, {
-    reason: 'collateral_unavailable',
-    ...(cause === undefined ? {} : { cause }),
-    ...(details === undefined ? {} : { details }),
-  });
-}
-
-function malformedCollateral(message: string, cause?: unknown): VerificationError {
-  return new VerificationError('ERR_COLLATERAL_MALFORMED', message, cause === undefined ? { reason: 'collateral_malformed' } : { reason: 'collateral_malformed', cause });
 }
 
 function mismatch(message: string): VerificationError {

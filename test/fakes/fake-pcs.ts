@@ -24,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DcapCollateral } from '../../attestation/intel/bundle.ts';
 
 export const INTEL_FIXTURES_DIR = fileURLToPath(new URL('../fixtures/intel/', import.meta.url));
 
@@ -40,17 +41,8 @@ export type FailureMode =
   /** 200 with an issuer-chain header that is not a PEM chain. */
   | 'bad-chain';
 
-export interface FixtureCollateral {
-  readonly pck_crl_issuer_chain: string;
-  readonly root_ca_crl: string;
-  readonly pck_crl: string;
-  readonly tcb_info_issuer_chain: string;
-  readonly tcb_info: string;
-  readonly tcb_info_signature: string;
-  readonly qe_identity_issuer_chain: string;
-  readonly qe_identity: string;
-  readonly qe_identity_signature: string;
-}
+/** The fixture collateral.json layout is the library's offline bundle. */
+export type FixtureCollateral = DcapCollateral;
 
 export interface IntelCase {
   readonly name: string;

@@ -9,49 +9,14 @@ import { KeyObject, sign, webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import type * as X509 from '@peculiar/x509';
 import type { TrustAnchor } from '../../../../attestation/common/x509.ts';
 import { anchorFromPem } from '../../../../attestation/roots/index.ts';
 import { cat, enc, head, type Enc } from './encode.ts';
 
-/**
- * @peculiar/x509 needs Reflect metadata (tsyringe checks for it at load time) and the repository
- * carries no polyfill; the same minimal one as test/fakes/intel-pki.ts is installed before the
- * library loads (a candidate for a shared test helper).
- */
-function installReflectMetadata(): void {
-  const R = Reflect as unknown as Record<string, unknown>;
-  if (typeof R['getMetadata'] === 'function') return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  const own = (target: object): Map<unknown, unknown> => {
-    let m = store.get(target);
-    if (m === undefined) {
-      m = new Map();
-      store.set(target, m);
-    }
-    return m;
-  };
-  const get = (key: unknown, target: object): unknown => {
-    for (let t: object | null = target; t !== null; t = Object.getPrototypeOf(t) as object | null) {
-      const m = store.get(t);
-      if (m?.has(key) === true) return m.get(key);
-    }
-    return undefined;
-  };
-  R['defineMetadata'] = (key: unknown, value: unknown, target: object): void => {
-    own(target).set(key, value);
-  };
-  R['getOwnMetadata'] = (key: unknown, target: object): unknown => store.get(target)?.get(key);
-  R['getMetadata'] = get;
-  R['hasOwnMetadata'] = (key: unknown, target: object): boolean => store.get(target)?.has(key) === true;
-  R['metadata'] =
-    (key: unknown, value: unknown) =>
-    (target: object): void => {
-      own(target).set(key, value);
-    };
-}
-installReflectMetadata();
-export const x509: typeof X509 = await import('@peculiar/x509');
+import { x509 } from '../../../fakes/peculiar-x509.ts';
+
+export { x509 };
+
 x509.cryptoProvider.set(globalThis.crypto);
 
 const SIGN = { name: 'ECDSA', hash: 'SHA-384' } as const;
