@@ -88,6 +88,10 @@ function mismatch(reason: string, msg: string): VerificationError {
 
 /** Signature results are pure functions of the bytes, so a verified (cert, issuer key) pair can be remembered. */
 const verifiedPairs = new Set<string>();
+/** Forget every remembered signature (benchmarks measure cold verification with it). */
+export function clearSignatureMemo(): void {
+  verifiedPairs.clear();
+}
 async function signedBy(cert: Certificate, issuer: Certificate): Promise<boolean> {
   const key = toHex(sha256Sync(cert.der)) + toHex(sha256Sync(issuer.spki));
   if (verifiedPairs.has(key)) return true;
