@@ -31,16 +31,12 @@ export async function importSpki(spki: Uint8Array): Promise<PublicKey> {
   return importSpkiSync(spki);
 }
 
-// DER prefixes of SubjectPublicKeyInfo for uncompressed P-256 and P-384 points. Importing such
-// keys as JWK is ~40% cheaper in OpenSSL 3 than decoding the DER, and key import is the largest
+// DER prefix of SubjectPublicKeyInfo for an uncompressed P-256 point. Importing such keys as JWK
+// is ~40% cheaper in OpenSSL 3 than decoding the DER, and key import is the largest
 // single cost of a cold DCAP verification after the ECDSA verifications themselves.
 const P256_PREFIX = Uint8Array.from([
   0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
   0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
-]);
-const P384_PREFIX = Uint8Array.from([
-  0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22,
-  0x03, 0x62, 0x00, 0x04,
 ]);
 
 function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
@@ -54,14 +50,12 @@ function b64url(a: Uint8Array): string {
 }
 
 function ecJwk(spki: Uint8Array): { kty: 'EC'; crv: string; x: string; y: string } | undefined {
-  for (const [prefix, crv, n] of [
-    [P256_PREFIX, 'P-256', 32],
-    [P384_PREFIX, 'P-384', 48],
-  ] as const) {
-    if (spki.length === prefix.length + 2 * n && startsWith(spki, prefix)) {
-      const o = prefix.length;
-      return { kty: 'EC', crv, x: b64url(spki.subarray(o, o + n)), y: b64url(spki.subarray(o + n, o + 2 * n)) };
-    }
+  // P-256 only: in OpenSSL 3 a P-384 JWK import is ~4.5x slower than its DER import (~480 µs
+  // against ~107 µs here), the opposite of P-256 (~65 µs against ~108 µs).
+  const n = 32;
+  if (spki.length === P256_PREFIX.length + 2 * n && startsWith(spki, P256_PREFIX)) {
+    const o = P256_PREFIX.length;
+    return { kty: 'EC', crv: 'P-256', x: b64url(spki.subarray(o, o + n)), y: b64url(spki.subarray(o + n, o + 2 * n)) };
   }
   return undefined;
 }

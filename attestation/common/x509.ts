@@ -4,8 +4,8 @@
  * anchors passed in by the caller confer trust, matched by exact DER, never by subject name.
  */
 import { VerificationError, malformed } from '../errors.ts';
-import { equalBytes, fromBase64, toHex } from './bytes.ts';
-import { importSpki, verifySignature, type PublicKey, type SignatureAlgorithm } from './crypto.ts';
+import { concatBytes, equalBytes, fromBase64, toHex } from './bytes.ts';
+import { importSpki, sha256, verifySignature, type PublicKey, type SignatureAlgorithm } from './crypto.ts';
 import {
   DerReader,
   TAG,
@@ -212,9 +212,10 @@ export interface ChainOptions {
 
 /** Cache of imported public keys, keyed by the SPKI's bytes; keys are pure values so sharing is safe. */
 const keyCache = new Map<string, Promise<PublicKey>>();
-/** Forget imported keys (benchmarks measure cold verification with it). */
+/** Forget imported keys and verified certificate signatures (benchmarks measure cold verification with it). */
 export function clearKeyCache(): void {
   keyCache.clear();
+  verifiedSignatures.clear();
 }
 
 export function publicKeyOf(spki: Uint8Array): Promise<PublicKey> {
@@ -240,9 +241,23 @@ export function assertValidAt(cert: Certificate, at: number, what: string): void
   }
 }
 
+/**
+ * Certificate signatures already verified, keyed by SHA-256(certificate DER || issuer SPKI): the
+ * result is a pure function of those bytes, so a warm verification of the same chain skips the
+ * public-key operations. Only successes are remembered; bounded in size.
+ */
+const verifiedSignatures = new Set<string>();
+
 export async function verifiedBy(cert: Certificate, issuer: Certificate): Promise<boolean> {
+  const memo = toHex(await sha256(concatBytes(cert.der, issuer.spki)));
+  if (verifiedSignatures.has(memo)) return true;
   const key = await publicKeyOf(issuer.spki);
-  return verifySignature(cert.signatureAlgorithm, key, cert.tbs, cert.signature, 'der');
+  const ok = await verifySignature(cert.signatureAlgorithm, key, cert.tbs, cert.signature, 'der');
+  if (ok) {
+    if (verifiedSignatures.size >= 4096) verifiedSignatures.clear();
+    verifiedSignatures.add(memo);
+  }
+  return ok;
 }
 
 /**
