@@ -16,30 +16,13 @@ import { toDcapCollateral } from '../attestation/intel/bundle.ts';
 import { parseQuote } from '../attestation/intel/parse.ts';
 import { createDcapCache, verifyDcapQuote } from '../attestation/intel/verify.ts';
 import { clearKeyCache } from '../attestation/common/x509.ts';
+import { median, settle } from './timing.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 300);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 50);
+const median_ = (fn: () => unknown): Promise<number> => median(fn, RUNS, WARMUP);
 const ROOT = new URL('../test/fixtures/intel/', import.meta.url).pathname;
 
-async function median(fn: () => unknown): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const t: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const s = process.hrtime.bigint();
-    await fn();
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)] as number;
-}
-
-async function settle(p: Promise<unknown>): Promise<void> {
-  try {
-    await p;
-  } catch {
-    /* error verdicts are timed too: reaching them is the work */
-  }
-}
 
 function pemBlocks(text: string): string[] {
   return [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => m[0]);
@@ -77,21 +60,21 @@ for (const name of readdirSync(ROOT).sort()) {
   const { sign } = await import('node:crypto');
   const sig = sign('sha256', data, privateKey);
   const pub = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  const floor = await median(() => {
+  const floor = await median_(() => {
     for (const pem of certPems) new X509Certificate(pem);
     for (let i = 0; i < verifies; i++) nodeVerify('sha256', data, createPublicKey({ key: pub, format: 'der', type: 'spki' }), sig);
   });
 
-  const cold = await median(async () => {
+  const cold = await median_(async () => {
     clearKeyCache();
     await settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: createDcapCache() }));
   });
   const warmCache = createDcapCache();
   await settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: warmCache }));
-  const warm = await median(() => settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: warmCache })));
+  const warm = await median_(() => settle(verifyDcapQuote(quote, collateral, { at, allowDebug, cache: warmCache })));
   const peerQuote = Buffer.from(quote);
   const ts = at.getTime() / 1000;
-  const peer = await median(() => {
+  const peer = await median_(() => {
     try {
       peerVerify(peerQuote, json as unknown as Parameters<typeof peerVerify>[1], ts);
     } catch {

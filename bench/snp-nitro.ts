@@ -25,9 +25,11 @@ import { clearKeyCache } from '../attestation/common/x509.ts';
 import { parseNitroDocument } from '../attestation/nitro/parse.ts';
 import { verifyNitro } from '../attestation/nitro/verify.ts';
 import type { EvidenceResult } from '../attestation/result.ts';
+import { median, settle } from './timing.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 200);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 30);
+const median_ = (fn: () => unknown): Promise<number> => median(fn, RUNS, WARMUP);
 const AMD = new URL('../test/fixtures/amd/', import.meta.url).pathname;
 const NITRO = new URL('../test/fixtures/nitro/', import.meta.url).pathname;
 const AWS_ROOT_SHA256 = '641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b';
@@ -49,25 +51,6 @@ const { SignedAttestation } = await import('@0xsequence/tee-verifier');
 const ev = await import('@evervault/wasm-attestation-bindings');
 ev.initSync({ module: readFileSync(new URL('../node_modules/@evervault/wasm-attestation-bindings/index_bg.wasm', import.meta.url)) });
 
-async function median(fn: () => unknown): Promise<number> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const t: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const s = process.hrtime.bigint();
-    await fn();
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)] as number;
-}
-
-async function settle(p: Promise<unknown>): Promise<void> {
-  try {
-    await p;
-  } catch {
-    /* error verdicts are timed too: reaching them is the work */
-  }
-}
 
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\|/g, '/').slice(0, 90);
 
@@ -144,7 +127,7 @@ async function peerCell(call: (() => Promise<void>) | undefined, why: string): P
   } catch (e) {
     return { note: `wrong: ${msg(e)}` };
   }
-  return { ms: await median(() => settle(call())) };
+  return { ms: await median_(() => settle(call())) };
 }
 
 // Bare crypto material, made once.
@@ -178,13 +161,13 @@ async function ours(name: string, tee: string, run: () => Promise<EvidenceResult
   } catch (e) {
     ours = `error: ${msg(e)}`;
   }
-  const cold = await median(async () => {
+  const cold = await median_(async () => {
     clearKeyCache();
     clearSignatureMemo();
     await settle(run());
   });
   await settle(run());
-  const warm = await median(() => settle(run()));
+  const warm = await median_(() => settle(run()));
   rows.push({ name, tee, floor, cold, warm, ours, peers: cells, ops });
 }
 
@@ -201,7 +184,7 @@ for (const entry of readdirSync(AMD, { withFileTypes: true }).sort((a, b) => a.n
   const run = (): Promise<EvidenceResult> => verifySevSnp(sevSnpInputFromFiles(report, files, product), opts);
 
   const certPems = [new X509Certificate(files[0]?.bytes ?? new Uint8Array()).toString(), ...(new TextDecoder().decode(files[1]?.bytes).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])];
-  const floor = await median(() => {
+  const floor = await median_(() => {
     for (const pem of certPems) new X509Certificate(pem);
     ecVerify();
     for (let i = 0; i < 3; i++) rsaVerify();
@@ -225,7 +208,7 @@ for (const name of readdirSync(NITRO).sort()) {
   const { payload } = parseNitroDocument(doc);
   const ders = [payload.certificate, ...payload.cabundle];
   const verifies = 1 + payload.cabundle.length;
-  const floor = await median(() => {
+  const floor = await median_(() => {
     for (const der of ders) new X509Certificate(der);
     for (let i = 0; i < verifies; i++) ecVerify();
   });
