@@ -19,7 +19,7 @@ import { X509Certificate, createPublicKey, generateKeyPairSync, sign as nodeSign
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { clearSignatureMemo, sevSnpInputFromFiles, verifySevSnp } from '../attestation/amd/verify.ts';
+import { sevSnpInputFromFiles, verifySevSnp } from '../attestation/amd/verify.ts';
 import { parseProduct } from '../attestation/amd/kds.ts';
 import { clearKeyCache } from '../attestation/common/x509.ts';
 import { parseNitroDocument } from '../attestation/nitro/parse.ts';
@@ -163,7 +163,6 @@ async function ours(name: string, tee: string, run: () => Promise<EvidenceResult
   }
   const cold = await median_(async () => {
     clearKeyCache();
-    clearSignatureMemo();
     await settle(run());
   });
   await settle(run());

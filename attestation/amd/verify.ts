@@ -10,8 +10,8 @@
  */
 import { equalBytes, isAllZero, toHex } from '../common/bytes.ts';
 import { assertNotRevoked, verifyCrl, type Crl } from '../common/crl.ts';
-import { sha256, sha256Sync, verifySignature } from '../common/crypto.ts';
-import { KU_KEY_CERT_SIGN, publicKeyOf, type Certificate, type TrustAnchor } from '../common/x509.ts';
+import { sha256, verifySignature } from '../common/crypto.ts';
+import { KU_KEY_CERT_SIGN, publicKeyOf, verifiedBy, type Certificate, type TrustAnchor } from '../common/x509.ts';
 import { PolicyError, VerificationError } from '../errors.ts';
 import { anchorInfo, isoTime, timeOf, type CollateralDigest, type EvidenceResult, type VerifyOptions } from '../result.ts';
 import { AMD_ARKS } from '../roots/amd.ts';
@@ -86,22 +86,6 @@ function mismatch(reason: string, msg: string): VerificationError {
   return new VerificationError('ERR_COLLATERAL_MISMATCH', msg, { reason });
 }
 
-/** Signature results are pure functions of the bytes, so a verified (cert, issuer key) pair can be remembered. */
-const verifiedPairs = new Set<string>();
-/** Forget every remembered signature (benchmarks measure cold verification with it). */
-export function clearSignatureMemo(): void {
-  verifiedPairs.clear();
-}
-async function signedBy(cert: Certificate, issuer: Certificate): Promise<boolean> {
-  const key = toHex(sha256Sync(cert.der)) + toHex(sha256Sync(issuer.spki));
-  if (verifiedPairs.has(key)) return true;
-  const ok = await verifySignature(cert.signatureAlgorithm, await publicKeyOf(issuer.spki), cert.tbs, cert.signature, 'der');
-  if (ok) {
-    if (verifiedPairs.size > 1024) verifiedPairs.clear();
-    verifiedPairs.add(key);
-  }
-  return ok;
-}
 
 function assertValid(cert: Certificate, at: number, role: string): void {
   if (!(cert.notBefore <= at && at <= cert.notAfter)) {
@@ -257,10 +241,10 @@ export async function verifySevSnp(input: SevSnpInput, opts: VerifyOptions): Pro
   step('ark_pinned');
 
   // 7. Signatures down the chain (the ARK itself is trusted by its pinned DER, not its self-signature).
-  if (!(await signedBy(ask, ark))) {
+  if (!(await verifiedBy(ask, ark))) {
     throw new VerificationError('ERR_SIGNATURE_INVALID', `SEV-SNP ${roleName(wantAsk)} is not signed by the ARK`, { reason: REASONS.chain });
   }
-  if (!(await signedBy(vek, ask))) {
+  if (!(await verifiedBy(vek, ask))) {
     throw new VerificationError('ERR_SIGNATURE_INVALID', `SEV-SNP ${roleName(vekRole)} is not signed by the ${roleName(wantAsk)}`, { reason: REASONS.chain });
   }
   step('chain_signatures');
