@@ -19,6 +19,7 @@ import { AttestationError, VerificationError } from '../../attestation/errors.ts
 import type { DcapCollateral } from '../../attestation/intel/bundle.ts';
 import { fromHex } from '../../attestation/common/bytes.ts';
 import { parseCrl } from '../../attestation/common/crl.ts';
+import { storeLru } from './lru.ts';
 import type { DcapCollateralProvider, DcapCollateralRequest, UpdateType } from './pcs.ts';
 
 export type Clock = () => number;
@@ -74,13 +75,7 @@ export function createCollateralCache(provider: DcapCollateralProvider, opts: Co
   }
 
   function store(key: string, e: Entry): void {
-    entries.delete(key);
-    entries.set(key, e);
-    while (entries.size > maxEntries) {
-      const oldest = entries.keys().next();
-      if (oldest.done === true) break;
-      entries.delete(oldest.value);
-    }
+    storeLru(entries, key, e, maxEntries);
   }
 
   async function refresh(key: string, req: DcapCollateralRequest): Promise<DcapCollateral> {

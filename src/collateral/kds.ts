@@ -27,6 +27,7 @@ import type { SevSnpInput } from '../../attestation/amd/verify.ts';
 import { decodeUtf8, isAllZero, toHex } from '../../attestation/common/bytes.ts';
 import { AttestationError, VerificationError } from '../../attestation/errors.ts';
 import { invalidArgument, malformedCollateral, readBounded, unavailable } from './http.ts';
+import { storeLru } from './lru.ts';
 
 export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -102,13 +103,7 @@ export function createKdsClient(opts: KdsClientOptions = {}): KdsClient {
   const crlUrl = (product: Product, kind: KeyKind = 'vcek'): string => `${baseUrl}/${kind}/v1/${productLine(product)}/crl`;
 
   function store(key: string, e: Entry): void {
-    entries.delete(key);
-    entries.set(key, e);
-    while (entries.size > maxEntries) {
-      const oldest = entries.keys().next();
-      if (oldest.done === true) break;
-      entries.delete(oldest.value);
-    }
+    storeLru(entries, key, e, maxEntries);
   }
 
   /** GET with cache: `check` validates the body and returns until when it may be served. */
