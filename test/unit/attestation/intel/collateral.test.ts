@@ -10,6 +10,7 @@ import { AttestationError } from '../../../../attestation/errors.ts';
 import { toHex } from '../../../../attestation/common/bytes.ts';
 import { parseIsoDate, parseQeIdentity, parseTcbInfo } from '../../../../attestation/intel/collateral.ts';
 import { listCases } from '../../../helpers/fixtures.ts';
+import { errorOf } from '../../../helpers/errors.ts';
 
 interface Collateral {
   tcb_info: string;
@@ -57,15 +58,6 @@ function mutated(base: Doc, mutate: (d: Doc) => void): string {
   return JSON.stringify(d);
 }
 
-function errorOf(fn: () => unknown): AttestationError {
-  try {
-    fn();
-  } catch (e: unknown) {
-    if (AttestationError.is(e)) return e;
-    throw new Error(`not an AttestationError: ${String(e)}`);
-  }
-  throw new Error('did not throw');
-}
 
 describe('real collateral', () => {
   for (const c of cases) {

@@ -28,16 +28,8 @@ import {
   type TdReportTcb,
 } from '../../../../attestation/intel/tcb.ts';
 import { listCases, readBytes, type FixtureCase } from '../../../helpers/fixtures.ts';
+import { errorOf } from '../../../helpers/errors.ts';
 
-function errorOf(fn: () => unknown): AttestationError {
-  try {
-    fn();
-  } catch (e: unknown) {
-    if (AttestationError.is(e)) return e;
-    throw new Error(`not an AttestationError: ${String(e)}`);
-  }
-  throw new Error('did not throw');
-}
 
 function expectError(fn: () => unknown, code: string, reason: string, msg?: string): AttestationError {
   const e = errorOf(fn);
