@@ -145,14 +145,9 @@ function verifySignatureSync(
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
   await Promise.resolve();
-  return sha256Sync(data);
+  return new Uint8Array(createHash('sha256').update(data).digest());
 }
 export async function sha384(data: Uint8Array): Promise<Uint8Array> {
   await Promise.resolve();
   return new Uint8Array(createHash('sha384').update(data).digest());
-}
-
-/** Synchronous SHA-256 for cache keys only (never on a verification decision path in browsers). */
-export function sha256Sync(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
 }
