@@ -8,7 +8,7 @@ import { VerificationError } from './errors.ts';
 import { isDcapCollateral, toDcapCollateral, type DcapCollateral } from './intel/bundle.ts';
 import { verifyDcapQuote, type DcapCache } from './intel/verify.ts';
 import { verifyNitro } from './nitro/verify.ts';
-import { sevSnpInputFromFiles, verifySevSnp } from './amd/verify.ts';
+import { sevSnpInputFromFiles, verifySevSnp, type SevSnpCache } from './amd/verify.ts';
 import type { EvidenceResult, TeeKind, VerifyOptions } from './result.ts';
 
 export interface CollateralFile {
@@ -33,6 +33,7 @@ export interface EvidenceInput {
 
 export interface RegistryOptions extends VerifyOptions {
   readonly dcapCache?: DcapCache;
+  readonly snpCache?: SevSnpCache;
 }
 
 function tryJson(file: CollateralFile): unknown {
@@ -85,6 +86,9 @@ export async function verifyEvidence(input: EvidenceInput, opts: RegistryOptions
       // The document carries its whole chain; collateral files play no part.
       return verifyNitro(input.evidence, opts);
     case 'sev-snp':
-      return verifySevSnp(sevSnpInputFromFiles(input.evidence, input.collateral.filter(isSnpCollateralOrRequired), input.product), opts);
+      return verifySevSnp(sevSnpInputFromFiles(input.evidence, input.collateral.filter(isSnpCollateralOrRequired), input.product, opts.snpCache), {
+        ...opts,
+        ...(opts.snpCache !== undefined ? { cache: opts.snpCache } : {}),
+      });
   }
 }

@@ -54,6 +54,53 @@ export interface SevSnpInput {
 }
 
 /**
+ * Verified VEK chains and recognised collateral files, reused across calls. Keys are the exact
+ * bytes (and, for chains, the product and trust anchors), so different input is always verified
+ * afresh. Certificate validity, the CRL, and everything about the report itself (its signature
+ * above all) are checked on every call: a cache hit saves parsing and the three RSA verifications.
+ */
+export interface SevSnpCache {
+  readonly chains: Map<string, VerifiedVek>;
+  readonly files: Map<string, FileContent>;
+  readonly maxEntries: number;
+}
+
+export function createSevSnpCache(maxEntries = 256): SevSnpCache {
+  return { chains: new Map(), files: new Map(), maxEntries };
+}
+
+function remember<V>(map: Map<string, V>, max: number, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) {
+    const first = map.keys().next();
+    if (first.done === true) break;
+    map.delete(first.value);
+  }
+}
+
+/** Exact-bytes key (latin1): two inputs share a key only when every byte is equal. */
+function bytesKey(b: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < b.length; i += 8192) out += String.fromCharCode(...b.subarray(i, i + 8192));
+  return out;
+}
+
+/** The VEK chain after steps 3-7: parsed, linked by name, anchored, signatures verified. */
+interface VerifiedVek {
+  readonly vek: Certificate;
+  readonly ask: Certificate;
+  readonly ark: Certificate;
+  readonly vekRole: 'vcek' | 'vlek';
+  readonly wantAsk: CertRole;
+  readonly product: Product;
+  readonly anchor: TrustAnchor;
+  readonly exts: VekExtensions;
+  readonly vekKey: Awaited<ReturnType<typeof publicKeyOf>>;
+  readonly digests: readonly CollateralDigest[];
+}
+
+/**
  * The `reason` of every error this verifier raises of its own, by step. The fixture vocabulary
  * maps onto these (length, signature-algo, chain, ark-not-pinned, validity, signature,
  * tcb-mismatch, hwid-mismatch, product, debug).
@@ -160,36 +207,26 @@ async function digest(kind: string, der: Uint8Array, from: number, until: number
   return until === undefined ? base : { ...base, valid_until: isoTime(until) };
 }
 
-export async function verifySevSnp(input: SevSnpInput, opts: VerifyOptions): Promise<EvidenceResult> {
-  const step = (name: string): void => opts.onStep?.(name);
-  const at = timeOf(opts.at);
+export interface SevSnpOptions extends VerifyOptions {
+  /** Reuse verified VEK chains across calls (see createSevSnpCache). */
+  readonly cache?: SevSnpCache;
+}
 
-  // 1. Report shape: exactly 1184 bytes, version 2/3/5, reserved ranges zero (parse.ts).
-  const report = parseReport(input.report);
-  step('report_format');
-
-  // 2. SIGNATURE_ALGO must be 1 (ECDSA P-384 with SHA-384), the only algorithm AMD defines.
-  if (report.signatureAlgo !== SIG_ALGO_ECDSA_P384_SHA384) {
-    throw new VerificationError(
-      'ERR_EVIDENCE_UNSUPPORTED',
-      `SEV-SNP report field SIGNATURE_ALGO is ${hex32(report.signatureAlgo)}, want 0x1 (ECDSA P-384 SHA-384)`,
-      { reason: REASONS.signatureAlgo },
-    );
-  }
-  step('signature_algo');
-
+/** Steps 3-7: the VEK chain, from the input's bytes to the trust anchor. */
+async function verifyVekChain(input: SevSnpInput, opts: VerifyOptions, step: (name: string) => void): Promise<VerifiedVek> {
   // 3. Collateral present and parseable; certificate roles from content, chain in KDS order.
-  if (input.vek === undefined || input.certChain === undefined) {
+  const { vek: vekDer, certChain } = input;
+  if (vekDer === undefined || certChain === undefined) {
     throw new VerificationError(
       'ERR_COLLATERAL_UNAVAILABLE',
       `SEV-SNP: ${input.vek === undefined ? 'the VCEK/VLEK certificate' : 'the ASK/ARK cert_chain'} is needed to verify the report`,
       { reason: REASONS.collateralMissing },
     );
   }
-  const vek = parseAmdCertificate(input.vek, 'SEV-SNP VEK certificate');
+  const vek = parseAmdCertificate(vekDer, 'SEV-SNP VEK certificate');
   const vekRole = roleOf(vek);
   if (vekRole !== 'vcek' && vekRole !== 'vlek') throw chainError(`VEK certificate "${vek.subject.text}" is not a VCEK or VLEK`);
-  const chain = parseAmdPemCertificates(input.certChain, 'SEV-SNP cert_chain');
+  const chain = parseAmdPemCertificates(certChain, 'SEV-SNP cert_chain');
   const [ask, ark] = chain;
   if (ask === undefined || ark === undefined || chain.length !== 2) {
     throw chainError(`cert_chain holds ${chain.length} certificate(s), want 2 (the ASK or ASVK, then the ARK)`);
@@ -249,10 +286,52 @@ export async function verifySevSnp(input: SevSnpInput, opts: VerifyOptions): Pro
   }
   step('chain_signatures');
 
+  const exts = vekExtensions(vek, `SEV-SNP ${roleName(vekRole)}`);
+  const digests = [
+    await digest(vekRole, vek.der, vek.notBefore, vek.notAfter),
+    await digest(wantAsk, ask.der, ask.notBefore, ask.notAfter),
+    await digest('ark', ark.der, ark.notBefore, ark.notAfter),
+  ];
+  return { vek, ask, ark, vekRole, wantAsk, product, anchor, exts, vekKey: await publicKeyOf(vek.spki), digests };
+}
+
+
+export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Promise<EvidenceResult> {
+  const step = (name: string): void => opts.onStep?.(name);
+  const at = timeOf(opts.at);
+
+  // 1. Report shape: exactly 1184 bytes, version 2/3/5, reserved ranges zero (parse.ts).
+  const report = parseReport(input.report);
+  step('report_format');
+
+  // 2. SIGNATURE_ALGO must be 1 (ECDSA P-384 with SHA-384), the only algorithm AMD defines.
+  if (report.signatureAlgo !== SIG_ALGO_ECDSA_P384_SHA384) {
+    throw new VerificationError(
+      'ERR_EVIDENCE_UNSUPPORTED',
+      `SEV-SNP report field SIGNATURE_ALGO is ${hex32(report.signatureAlgo)}, want 0x1 (ECDSA P-384 SHA-384)`,
+      { reason: REASONS.signatureAlgo },
+    );
+  }
+  step('signature_algo');
+
+  // 3-7. The VEK chain (cached by exact bytes, product and anchors when a cache is given).
+  const cache = opts.cache;
+  const key =
+    cache === undefined || input.vek === undefined || input.certChain === undefined
+      ? undefined
+      : `${bytesKey(input.vek)}\u0000${input.certChain}\u0000${input.product ?? ''}\u0000${(opts.trustAnchors ?? []).map((t) => `${t.sha256}:${String(t.pinned)}:${t.name}`).join('\u0000')}`;
+  let chain = key === undefined ? undefined : cache?.chains.get(key);
+  if (chain === undefined) {
+    chain = await verifyVekChain(input, opts, step);
+    if (key !== undefined && cache !== undefined) remember(cache.chains, cache.maxEntries, key, chain);
+  } else {
+    for (const name of ['collateral_format', 'chain_structure', 'ark_pinned', 'chain_signatures']) step(name);
+  }
+  const { vek, ask, ark, vekRole, wantAsk, product, anchor, exts, vekKey } = chain;
+
   // 8. The report signature: ECDSA P-384 SHA-384 by the VEK over bytes 0x000-0x29F.
   const r = scalar(report.signatureR, 'SIGNATURE.R');
   const s = scalar(report.signatureS, 'SIGNATURE.S');
-  const vekKey = await publicKeyOf(vek.spki);
   const sig = new Uint8Array(2 * P384_SIZE);
   sig.set(r);
   sig.set(s, P384_SIZE);
@@ -280,7 +359,6 @@ export async function verifySevSnp(input: SevSnpInput, opts: VerifyOptions): Pro
   }
 
   // 11. What the VEK certifies must be what the report says: key kind, product, TCB, chip.
-  const exts = vekExtensions(vek, `SEV-SNP ${roleName(vekRole)}`);
   const wantKey = vekRole === 'vlek' ? 'VLEK' : 'VCEK';
   if (report.signingKey !== wantKey) {
     throw mismatch(REASONS.signingKey, `SEV-SNP report field SIGNING_KEY is ${report.signingKey}, want ${wantKey} (the certificate given)`);
@@ -323,11 +401,7 @@ export async function verifySevSnp(input: SevSnpInput, opts: VerifyOptions): Pro
   }
   step('policy');
 
-  const collateral: CollateralDigest[] = [
-    await digest(vekRole, vek.der, vek.notBefore, vek.notAfter),
-    await digest(wantAsk, ask.der, ask.notBefore, ask.notAfter),
-    await digest('ark', ark.der, ark.notBefore, ark.notAfter),
-  ];
+  const collateral: CollateralDigest[] = [...chain.digests];
   let expires = Math.min(vek.notAfter, ask.notAfter, ark.notAfter);
   if (crl !== undefined) {
     collateral.push(await digest('crl', crl.der, crl.thisUpdate, crl.nextUpdate));
@@ -360,6 +434,12 @@ interface Found {
   readonly file: number;
 }
 
+/** What one collateral file holds, recognised by content (cached by its bytes). */
+interface FileContent {
+  readonly certs: readonly { readonly cert: Certificate; readonly role: CertRole }[];
+  readonly crls: readonly Uint8Array[];
+}
+
 function looksLikePem(b: Uint8Array): boolean {
   // "-----BEGIN" somewhere near the start (allowing a BOM or leading whitespace).
   const head = String.fromCharCode(...b.subarray(0, Math.min(b.length, 64)));
@@ -370,53 +450,65 @@ function unrecognised(name: string, why: string): VerificationError {
   return new VerificationError('ERR_COLLATERAL_MALFORMED', `SEV-SNP collateral ${name}: ${why}`, { reason: 'collateral_unrecognised' });
 }
 
+function recognisedCert(cert: Certificate, name: string): { cert: Certificate; role: CertRole } {
+  const role = roleOf(cert);
+  if (role === undefined) throw unrecognised(name, `certificate "${cert.subject.text}" is not an AMD VCEK, VLEK, ASK, ASVK or ARK`);
+  return { cert, role };
+}
+
+function recognise(bytes: Uint8Array, name: string): FileContent {
+  const what = `SEV-SNP collateral ${name}`;
+  if (looksLikePem(bytes)) {
+    const blocks = pemBlocks(String.fromCharCode(...bytes), what);
+    if (blocks.length === 0) throw unrecognised(name, 'no PEM block');
+    const certs: { cert: Certificate; role: CertRole }[] = [];
+    const crls: Uint8Array[] = [];
+    for (const b of blocks) {
+      if (b.label === 'X509 CRL') {
+        parseAmdCrl(b.der, what);
+        crls.push(b.der.slice());
+      } else if (b.label === 'CERTIFICATE') certs.push(recognisedCert(parseAmdCertificate(b.der, what), name));
+      else throw unrecognised(name, `unexpected PEM block "${b.label}"`);
+    }
+    return { certs, crls };
+  }
+  let cert: Certificate | undefined;
+  try {
+    cert = parseAmdCertificate(bytes, what);
+  } catch {
+    cert = undefined;
+  }
+  if (cert !== undefined) return { certs: [recognisedCert(cert, name)], crls: [] };
+  try {
+    parseAmdCrl(bytes, what);
+  } catch (e: unknown) {
+    throw unrecognised(name, `neither a DER certificate nor a DER CRL (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return { certs: [], crls: [bytes.slice()] };
+}
+
 /**
  * Build the verifier's input from collateral files recognised by content: a VCEK/VLEK (DER or
  * PEM), the KDS cert_chain (PEM; its order is kept so a misordered chain still fails), single
- * ASK/ASVK/ARK certificates (ordered by role), and a CRL (DER or PEM).
+ * ASK/ASVK/ARK certificates (ordered by role), and a CRL (DER or PEM). With a cache, a file seen
+ * before (same bytes) is not parsed again.
  */
-export function sevSnpInputFromFiles(report: Uint8Array, files: readonly CollateralFile[], product?: Product): SevSnpInput {
+export function sevSnpInputFromFiles(report: Uint8Array, files: readonly CollateralFile[], product?: Product, cache?: SevSnpCache): SevSnpInput {
   const found: Found[] = [];
   let crl: Uint8Array | undefined;
-  const addCrl = (der: Uint8Array, name: string): void => {
-    if (crl !== undefined && !equalBytes(crl, der)) throw unrecognised(name, 'a second, different CRL');
-    parseAmdCrl(der, `SEV-SNP collateral ${name}`);
-    crl = der.slice();
-  };
   files.forEach((f, i) => {
     const name = f.name ?? `#${i + 1}`;
-    if (looksLikePem(f.bytes)) {
-      const text = String.fromCharCode(...f.bytes);
-      const blocks = pemBlocks(text, `SEV-SNP collateral ${name}`);
-      if (blocks.length === 0) throw unrecognised(name, 'no PEM block');
-      for (const b of blocks) {
-        if (b.label === 'X509 CRL') addCrl(b.der, name);
-        else if (b.label === 'CERTIFICATE') {
-          const cert = parseAmdCertificate(b.der, `SEV-SNP collateral ${name}`);
-          const role = roleOf(cert);
-          if (role === undefined) throw unrecognised(name, `certificate "${cert.subject.text}" is not an AMD VCEK, VLEK, ASK, ASVK or ARK`);
-          found.push({ cert, role, file: i });
-        } else throw unrecognised(name, `unexpected PEM block "${b.label}"`);
-      }
-      return;
+    const key = cache === undefined ? undefined : bytesKey(f.bytes);
+    let content = key === undefined ? undefined : cache?.files.get(key);
+    if (content === undefined) {
+      content = recognise(f.bytes, name);
+      if (key !== undefined && cache !== undefined) remember(cache.files, cache.maxEntries, key, content);
     }
-    let cert: Certificate | undefined;
-    try {
-      cert = parseAmdCertificate(f.bytes, `SEV-SNP collateral ${name}`);
-    } catch {
-      cert = undefined;
+    for (const c of content.certs) found.push({ ...c, file: i });
+    for (const der of content.crls) {
+      if (crl !== undefined && !equalBytes(crl, der)) throw unrecognised(name, 'a second, different CRL');
+      crl = der;
     }
-    if (cert === undefined) {
-      try {
-        addCrl(f.bytes, name);
-        return;
-      } catch (e: unknown) {
-        throw unrecognised(name, `neither a DER certificate nor a DER CRL (${e instanceof Error ? e.message : String(e)})`);
-      }
-    }
-    const role = roleOf(cert);
-    if (role === undefined) throw unrecognised(name, `certificate "${cert.subject.text}" is not an AMD VCEK, VLEK, ASK, ASVK or ARK`);
-    found.push({ cert, role, file: i });
   });
 
   // Drop exact duplicates (the same certificate in two files).

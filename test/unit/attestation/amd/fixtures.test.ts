@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { amdAnchorFromPem } from '../../../../attestation/amd/cert.ts';
 import { parseProduct } from '../../../../attestation/amd/kds.ts';
-import { verifySevSnp, type SevSnpInput } from '../../../../attestation/amd/verify.ts';
+import { createSevSnpCache, sevSnpInputFromFiles, verifySevSnp, type SevSnpInput } from '../../../../attestation/amd/verify.ts';
 import { fromBase64 } from '../../../../attestation/common/bytes.ts';
 import { AttestationError, type AttestationErrorCode } from '../../../../attestation/errors.ts';
 import type { EvidenceResult, VerifyOptions } from '../../../../attestation/result.ts';
@@ -157,5 +157,59 @@ describe('AMD SEV-SNP fixtures', () => {
         reason: 'ark_not_pinned',
       });
     }
+  });
+});
+
+/** The outcome of one run, comparable across cached and uncached verification. */
+async function outcome(run: () => Promise<EvidenceResult>): Promise<unknown> {
+  try {
+    const r = await run();
+    return { ok: r.claims, collateral: r.collateral, anchor: r.trust_anchor, expires: r.expires_at };
+  } catch (e: unknown) {
+    return AttestationError.is(e) ? { code: e.code, reason: e.reason, message: e.message } : { thrown: String(e) };
+  }
+}
+
+describe('AMD SEV-SNP warm cache', () => {
+  // One cache shared by every case, real and mutated, in two passes (forward, then backward):
+  // mutated cases share certificates with the real ones, so any key that confused two inputs
+  // would change some outcome here.
+  it('gives every case the same outcome as an uncached verification', async () => {
+    const cache = createSevSnpCache();
+    const plain = new Map<string, unknown>();
+    for (const c of ALL) plain.set(c.name, await outcome(async () => verifySevSnp(inputOf(c), await optsOf(c, c.run_with_allow_debug === true))));
+    for (const order of [ALL, [...ALL].reverse()]) {
+      for (const c of order) {
+        const got = await outcome(async () => verifySevSnp(inputOf(c), { ...(await optsOf(c, c.run_with_allow_debug === true)), cache }));
+        expect(got, c.name).toEqual(plain.get(c.name));
+      }
+    }
+    expect(cache.chains.size).toBeGreaterThan(0);
+  });
+
+  it('still checks the report signature, validity and anchor on a hit', async () => {
+    const c = ALL.find((x) => x.name === 'genoa-v5-oak')!;
+    const cache = createSevSnpCache();
+    await verifySevSnp(inputOf(c), { at: new Date(c.verify_at), cache });
+    const flipped = inputOf(c).report.slice();
+    flipped[0x90] = (flipped[0x90] ?? 0) ^ 1; // inside REPORT_DATA, which the signature covers
+    await expect(verifySevSnp({ ...inputOf(c), report: flipped }, { at: new Date(c.verify_at), cache })).rejects.toMatchObject({ reason: 'signature' });
+    await expect(verifySevSnp(inputOf(c), { at: new Date('2060-01-01T00:00:00Z'), cache })).rejects.toMatchObject({ reason: 'validity' });
+    // Another anchor set is another key: the cached chain (anchored at the pinned ARK) is not reused.
+    const other = await amdAnchorFromPem(readFileSync(join(ROOT, 'mutated', ALL.find((x) => x.trust_anchor !== undefined)!.name, 'ark.pem'), 'utf8'), 'test ARK', false);
+    await expect(verifySevSnp(inputOf(c), { at: new Date(c.verify_at), cache, trustAnchors: [other] })).rejects.toMatchObject({ reason: 'ark_not_pinned' });
+  });
+
+  it('recognises collateral files once and keeps the bounds it was given', () => {
+    const c = ALL.find((x) => x.name === 'milan-v2-virtee')!;
+    const cache = createSevSnpCache(2);
+    const files = [c.files.vek, c.files.cert_chain].map((n) => ({ name: n, bytes: new Uint8Array(readFileSync(join(c.dir, n))) }));
+    const a = sevSnpInputFromFiles(inputOf(c).report, files, undefined, cache);
+    const b = sevSnpInputFromFiles(inputOf(c).report, files, undefined, cache);
+    expect(b).toEqual(a);
+    expect(a).toEqual(sevSnpInputFromFiles(inputOf(c).report, files));
+    expect(cache.files.size).toBe(2);
+    sevSnpInputFromFiles(inputOf(c).report, [{ bytes: new TextEncoder().encode(inputOf(c).certChain!.split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n') }], undefined, cache);
+    expect(cache.files.size).toBe(2);
   });
 });
