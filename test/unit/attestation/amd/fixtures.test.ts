@@ -209,7 +209,7 @@ describe('AMD SEV-SNP warm cache', () => {
     expect(b).toEqual(a);
     expect(a).toEqual(sevSnpInputFromFiles(inputOf(c).report, files));
     expect(cache.files.size).toBe(2);
-    sevSnpInputFromFiles(inputOf(c).report, [{ bytes: new TextEncoder().encode(inputOf(c).certChain!.split('-----END CERTIFICATE-----')[0] + '-----END CERTIFICATE-----\n') }], undefined, cache);
+    sevSnpInputFromFiles(inputOf(c).report, [{ bytes: new TextEncoder().encode(`${inputOf(c).certChain!.split('-----END CERTIFICATE-----')[0] ?? ''}-----END CERTIFICATE-----\n`) }], undefined, cache);
     expect(cache.files.size).toBe(2);
   });
 });
