@@ -39,6 +39,11 @@ export interface EvidenceResult {
   readonly collateral: readonly CollateralDigest[];
   /** The evidence came from a debug enclave/TD/guest and was accepted only because allowDebug was set. */
   readonly debug_allowed: boolean;
+  /**
+   * The evidence chains to attestgate's simulated TEE root (passed explicitly as a trust anchor):
+   * it proves only that the code paths work, nothing about real hardware.
+   */
+  readonly simulated: boolean;
   /** Earliest expiry among the certificates and collateral used (ISO-8601); the result is void after it. */
   readonly expires_at: string;
 }

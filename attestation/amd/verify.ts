@@ -414,6 +414,7 @@ export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Pro
     advisory_ids: [],
     claims,
     trust_anchor: anchorInfo(anchor),
+    simulated: anchor.simulated,
     collateral,
     debug_allowed: debug,
     expires_at: isoTime(expires),

@@ -151,3 +151,7 @@ export async function sha384(data: Uint8Array): Promise<Uint8Array> {
   await Promise.resolve();
   return new Uint8Array(createHash('sha384').update(data).digest());
 }
+export async function sha512(data: Uint8Array): Promise<Uint8Array> {
+  await Promise.resolve();
+  return new Uint8Array(createHash('sha512').update(data).digest());
+}

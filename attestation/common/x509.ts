@@ -202,6 +202,11 @@ export interface TrustAnchor {
   readonly sha256: string;
   /** True for the vendor roots compiled into the library; false for anything named by the operator. */
   readonly pinned: boolean;
+  /**
+   * The root of attestgate's simulated TEE (its subject carries SIMULATED_ROOT_MARK). Trusted only
+   * when passed explicitly, and every result that chains to it says `simulated: true`.
+   */
+  readonly simulated: boolean;
 }
 
 export interface ChainOptions {

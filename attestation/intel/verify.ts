@@ -325,6 +325,7 @@ export async function verifyDcapQuote(quoteBytes: Uint8Array, collateral: DcapCo
     advisory_ids: tcb.advisoryIds,
     claims: quoteClaims(quote, chain.pck, pckCa),
     trust_anchor: anchorInfo(anchor),
+    simulated: anchor.simulated,
     collateral: [pckChainDigest, ...col.digests],
     debug_allowed: debug,
     expires_at: isoTime(Math.min(chain.notAfter, col.notAfter)),

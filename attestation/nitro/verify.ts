@@ -95,6 +95,7 @@ export async function verifyNitro(document: Uint8Array, opts: VerifyOptions): Pr
     advisory_ids: [],
     claims: nitroClaims(doc.payload),
     trust_anchor: anchorInfo(anchor),
+    simulated: anchor.simulated,
     collateral: await Promise.all(path.map((c, i) => certDigest(c, i === 0 ? 'nitro.certificate' : i === path.length - 1 ? 'nitro.root' : 'nitro.cabundle'))),
     debug_allowed: debug,
     expires_at: isoTime(Math.min(...path.map((c) => c.notAfter))),
