@@ -24,8 +24,8 @@ export const REPORT_DATA_SIZE = 64;
 
 /** A public JWK as the enclave publishes it (EC P-256 for ES256, OKP Ed25519 for EdDSA). */
 export type PublicJwk =
-  | { readonly kty: 'EC'; readonly crv: 'P-256' | 'P-384'; readonly x: string; readonly y: string; readonly [k: string]: unknown }
-  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: string; readonly [k: string]: unknown };
+  | { readonly kty: 'EC'; readonly crv: 'P-256' | 'P-384'; readonly x: string; readonly y: string }
+  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: string };
 
 /** One loaded model as the manifest names it; sha256 is the lowercase hex digest of the file's bytes. */
 export interface ModelDigest {
@@ -50,8 +50,10 @@ export function canonicalJwk(jwk: PublicJwk): string {
     return v;
   };
   if (jwk.kty === 'EC') {
-    if (jwk.crv !== 'P-256' && jwk.crv !== 'P-384') throw invalid(`JWK curve ${String(jwk.crv)} is not supported`);
-    return `{"crv":"${jwk.crv}","kty":"EC","x":"${str(jwk.x, 'x')}","y":"${str(jwk.y, 'y')}"}`;
+    // The type says P-256 or P-384, but JWKs arrive from the wire: check the value itself.
+    const crv: unknown = jwk.crv;
+    if (crv !== 'P-256' && crv !== 'P-384') throw invalid(`JWK curve ${String(crv)} is not supported`);
+    return `{"crv":"${crv}","kty":"EC","x":"${str(jwk.x, 'x')}","y":"${str(jwk.y, 'y')}"}`;
   }
   if ((jwk as { kty: unknown }).kty === 'OKP') {
     const okp = jwk as { crv: unknown; x: unknown };
