@@ -275,6 +275,16 @@ async function verifyVekChain(input: SevSnpInput, opts: VerifyOptions, step: (na
       { reason: REASONS.arkNotPinned },
     );
   }
+  // An anchor the caller named is matched by DER among all of them, so its product must be checked
+  // too: an ASK re-issued under another product's ARK must not carry this product's VEK.
+  const arkProduct = productOfName(ark.subject.commonName);
+  if (arkProduct !== product) {
+    throw new VerificationError(
+      'ERR_CHAIN_UNTRUSTED',
+      `SEV-SNP ARK "${ark.subject.text}" is ${arkProduct === undefined ? 'not named for any product' : `the ${productLine(arkProduct)} ARK`}, want the ${productLine(product)} ARK`,
+      { reason: REASONS.arkNotPinned },
+    );
+  }
   step('ark_pinned');
 
   // 7. Signatures down the chain (the ARK itself is trusted by its pinned DER, not its self-signature).

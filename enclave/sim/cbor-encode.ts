@@ -37,16 +37,12 @@ export function head(major: number, arg: bigint | number): Uint8Array {
   if (v < 0n || v >= 1n << 64n) throw new RangeError(`CBOR argument ${v.toString()} out of range`);
   const mt = major << 5;
   if (v < 24n) return Uint8Array.of(mt | Number(v));
-  for (const [width, ai] of [[1, 24], [2, 25], [4, 26], [8, 27]] as const) {
-    if (v < 1n << BigInt(8 * width)) {
-      const out = new Uint8Array(1 + width);
-      out[0] = mt | ai;
-      for (let i = 0; i < width; i++) out[width - i] = Number((v >> BigInt(8 * i)) & 0xffn);
-      return out;
-    }
-  }
-  /* c8 ignore next -- unreachable: v < 2^64 was checked above */
-  throw new RangeError('CBOR argument out of range');
+  // Additional information 24/25/26/27: a 1/2/4/8-byte big-endian argument follows.
+  const width = v < 0x100n ? 1 : v < 0x10000n ? 2 : v < 0x100000000n ? 4 : 8;
+  const out = new Uint8Array(1 + width);
+  out[0] = mt | (24 + Math.log2(width));
+  for (let i = 0; i < width; i++) out[width - i] = Number((v >> BigInt(8 * i)) & 0xffn);
+  return out;
 }
 
 function integer(n: bigint | number): Uint8Array {
