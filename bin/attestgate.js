@@ -8,5 +8,12 @@ process.stdout.on('error', (e) => {
   throw e;
 });
 register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// The enclave runtime is its own program (it runs inside the TEE and shares no code path with the
+// gateway but the wire protocol), reached through the same command for convenience.
+if (process.argv[2] === 'enclave') {
+  const { enclaveMain } = await import('../enclave/main.ts');
+  process.exitCode = await enclaveMain(process.argv.slice(3));
+} else {
+  const { main } = await import('../src/cli/main.ts');
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -26,10 +26,10 @@ export interface ModelRuntime {
   /** OIP model metadata, or undefined when no such model/version is loaded. */
   metadata(name: string, version: string | undefined): unknown;
   /**
-   * Run one OIP infer request (the exact body bytes). Resolves with the response object and the
-   * model that ran; rejects with an error carrying `status` (4xx for the client's fault) and `message`.
+   * Run one OIP infer request (the exact body bytes). Resolves with the exact response bytes and
+   * the model that ran; rejects with an error carrying `status` (4xx for the client's fault) and `message`.
    */
-  infer(name: string, version: string | undefined, body: Uint8Array): Promise<{ response: unknown; model: { name: string; version: string; sha256: string } }>;
+  infer(name: string, version: string | undefined, body: Uint8Array): Promise<{ response: Uint8Array; model: { name: string; version: string; sha256: string } }>;
 }
 
 export interface EnclaveServerOptions {
@@ -184,8 +184,7 @@ export function createEnclaveServer(opts: EnclaveServerOptions): EnclaveServer {
     if (nonceHeader !== undefined && (typeof nonceHeader !== 'string' || !CLIENT_NONCE.test(nonceHeader))) {
       throw new HttpError(400, 'ERR_BAD_REQUEST', `${NONCE_HEADER} must be base64url, 16 to 128 characters`);
     }
-    const { response, model } = await runtime.infer(name, version, body);
-    const out = new TextEncoder().encode(JSON.stringify(response));
+    const { response: out, model } = await runtime.infer(name, version, body);
     const receipt = buildReceipt(key, {
       request: body,
       response: out,

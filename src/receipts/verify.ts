@@ -1,0 +1,62 @@
+/**
+ * Checking an enclave receipt (docs/receipts.md): the JWS signature by the attested enclave key
+ * (ES256 only, whatever the header says), the header's typ and kid, and the closed claims schema.
+ * Shared by the gateway (before it answers) and the client verifier (offline); runs on WebCrypto
+ * through jose, so it works unchanged in a browser.
+ */
+import { compactVerify, decodeProtectedHeader, importJWK, type CryptoKey, type JWK } from 'jose';
+import { RECEIPT_JWS_TYP, parseReceiptClaims, type ReceiptClaims } from '../../attestation/receipt.ts';
+
+export type ReceiptFailure = 'malformed' | 'wrong_key' | 'signature' | 'schema';
+
+export class ReceiptError extends Error {
+  constructor(
+    readonly failure: ReceiptFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ReceiptError';
+  }
+}
+
+const keyCache = new WeakMap<object, Promise<CryptoKey | Uint8Array>>();
+
+function importKey(jwk: JWK): Promise<CryptoKey | Uint8Array> {
+  let k = keyCache.get(jwk);
+  if (k === undefined) {
+    k = importJWK(jwk, 'ES256');
+    keyCache.set(jwk, k);
+  }
+  return k;
+}
+
+/** Verify a receipt JWS against the enclave key `jwk` (whose kid must match the header's). */
+export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }): Promise<ReceiptClaims> {
+  if (typeof jws !== 'string' || jws.length > 16_384 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) {
+    throw new ReceiptError('malformed', 'receipt is not a compact JWS');
+  }
+  let header;
+  try {
+    header = decodeProtectedHeader(jws);
+  } catch (e: unknown) {
+    throw new ReceiptError('malformed', 'receipt header is not valid', { cause: e });
+  }
+  if (header.typ !== RECEIPT_JWS_TYP) throw new ReceiptError('malformed', `receipt typ is ${String(header.typ)}, want ${RECEIPT_JWS_TYP}`);
+  if (header.alg !== 'ES256') throw new ReceiptError('malformed', `receipt alg is ${String(header.alg)}; only ES256 is accepted`);
+  if (header.kid !== jwk.kid) throw new ReceiptError('wrong_key', `receipt is signed by key ${String(header.kid)}, not by the attested enclave key ${jwk.kid}`);
+  let payload: Uint8Array;
+  try {
+    ({ payload } = await compactVerify(jws, await importKey(jwk), { algorithms: ['ES256'] }));
+  } catch (e: unknown) {
+    throw new ReceiptError('signature', 'receipt signature does not verify with the attested enclave key', { cause: e });
+  }
+  let claims: ReceiptClaims;
+  try {
+    claims = parseReceiptClaims(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)));
+  } catch (e: unknown) {
+    throw new ReceiptError('schema', `receipt claims: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (claims.kid !== jwk.kid) throw new ReceiptError('wrong_key', `receipt claims name key ${claims.kid}, not ${jwk.kid}`);
+  return claims;
+}
