@@ -49,8 +49,21 @@ export const NONCE_HEADER = 'attestgate-nonce';
 /** Request header: the SHA-256 (hex) of the evidence the caller attested this enclave with. */
 export const EVIDENCE_HEADER = 'attestgate-evidence';
 
+/**
+ * `typ` of the answer JWS sent for `Accept: application/jose+json`: payload
+ * `{"receipt": <receipt claims>, "response": <OIP response>}`, flattened by the enclave, General
+ * JSON (enclave + gateway signatures over the same payload) from the gateway.
+ */
+export const ANSWER_JWS_TYP = 'attestgate-answer+jws';
+
 /** Error body of every enclave endpoint that is not OIP (OIP errors are `{ "error": "..." }`). */
 export interface EnclaveErrorBody {
   readonly error: string;
   readonly code: string;
 }
+
+/**
+ * Where the simulated TEE keeps its roots, relative to the shared data directory. A gateway told to
+ * trust simulated roots (and only then) reads these files; it never reads a simulated private key.
+ */
+export const SIMULATED_ROOT_FILES: readonly string[] = ['sim-pki/intel/root.pem', 'sim-pki/amd/genoa-ark.pem', 'sim-pki/amd/milan-ark.pem', 'sim-pki/nitro/root.pem'];

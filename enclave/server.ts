@@ -15,7 +15,7 @@ import { measurementOf, type Measurement } from '../attestation/measurements.ts'
 import { CLIENT_NONCE } from '../attestation/receipt.ts';
 import { AttesterError, type Attester } from './attesters/attester.ts';
 import type { EnclaveKey } from './keys.ts';
-import { EVIDENCE_HEADER, NONCE_HEADER, RECEIPT_HEADER, type AttestResponseBody } from './protocol.ts';
+import { ANSWER_JWS_TYP, EVIDENCE_HEADER, NONCE_HEADER, RECEIPT_HEADER, type AttestResponseBody } from './protocol.ts';
 import { buildReceipt, signReceipt } from './receipt.ts';
 
 /** What the server needs from the model runtime (enclave/runtime/*), kept narrow so tests can fake it. */
@@ -62,6 +62,11 @@ class HttpError extends Error {
 }
 
 const MAX_EVIDENCE_KEPT = 32;
+
+function wantsJose(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.toLowerCase().includes('application/jose+json');
+}
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
@@ -198,7 +203,17 @@ export function createEnclaveServer(opts: EnclaveServerOptions): EnclaveServer {
       now: now(),
     });
     counters.infer++;
-    send(res, 200, out, { [RECEIPT_HEADER]: signReceipt(key, receipt) });
+    const receiptJws = signReceipt(key, receipt);
+    if (wantsJose(req)) {
+      // One JWS whose payload holds the receipt claims and the response (the exact response bytes,
+      // embedded as JSON text: response_sha256 is their digest). The gateway adds its own
+      // signature over the same payload (General JSON Serialization).
+      const payload = new TextEncoder().encode(`{"receipt":${JSON.stringify(receipt)},"response":${new TextDecoder().decode(out)}}`);
+      const [protectedHeader = '', payloadB64 = '', signature = ''] = key.signCompact(payload, { typ: ANSWER_JWS_TYP }).split('.');
+      sendJson(res, 200, { payload: payloadB64, protected: protectedHeader, signature }, { [RECEIPT_HEADER]: receiptJws, 'content-type': 'application/jose+json' });
+      return;
+    }
+    send(res, 200, out, { [RECEIPT_HEADER]: receiptJws });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

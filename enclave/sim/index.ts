@@ -17,8 +17,7 @@ export interface SimulatedTeeOptions {
   readonly debug?: boolean;
 }
 
-/** Root certificate files, relative to the data directory (docs/enclave.md). */
-export const SIMULATED_ROOT_FILES: readonly string[] = ['sim-pki/intel/root.pem', 'sim-pki/amd/genoa-ark.pem', 'sim-pki/amd/milan-ark.pem', 'sim-pki/nitro/root.pem'];
+export { SIMULATED_ROOT_FILES } from '../protocol.ts';
 
 export function createSimulatedAttester(kind: SimulatedAttesterKind, opts: SimulatedTeeOptions): Attester {
   const base = { dataDir: opts.dataDir, ...(opts.measurementSeed === undefined ? {} : { measurementSeed: opts.measurementSeed }), ...(opts.debug === undefined ? {} : { debug: opts.debug }) };

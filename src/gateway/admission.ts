@@ -58,7 +58,7 @@ export interface AdmissionContext {
   readonly key: GatewayKey;
   readonly build: string;
   /** Anchors for a TEE; undefined means the pinned vendor roots. Simulated roots only when configured. */
-  readonly trustAnchors: (tee: TeeKind) => readonly TrustAnchor[] | undefined;
+  readonly trustAnchors: (tee: TeeKind) => Promise<readonly TrustAnchor[] | undefined>;
   /** Extra collateral for evidence (PCS/KDS/offline bundle); the backend's own comes first. */
   readonly collateral?: (answer: AttestAnswer) => Promise<readonly CollateralFile[]>;
   readonly lifetimeMs: number;
@@ -123,7 +123,7 @@ export async function admitBackend(client: EnclaveClient, ctx: AdmissionContext)
   let result: EvidenceResult;
   try {
     if (ctx.collateral !== undefined) collateral = [...collateral, ...(await ctx.collateral(answer))];
-    const anchors = ctx.trustAnchors(answer.tee);
+    const anchors = await ctx.trustAnchors(answer.tee);
     const t0 = performance.now();
     result = await verifyEvidence(
       { tee: answer.tee, evidence: answer.evidence, collateral },

@@ -1,0 +1,268 @@
+/**
+ * The gateway's HTTP API (express), built from injected dependencies and never listening by
+ * itself, so tests drive it directly. Routes (docs/gateway.md):
+ *   OIP v2 in front: /v2/health/live|ready, /v2, /v2/models, /v2/models/{name}[/versions/{v}],
+ *     POST /v2/models/{name}[/versions/{v}]/infer (authenticated, rate limited, size limited)
+ *   /v1/attestations/{id}   the EAR token, evidence and collateral of one attestation
+ *   /v1/receipts/{id}       a receipt with the gateway's countersignature (and log proof)
+ *   /.well-known/jwks.json  the gateway key and every admitted enclave key
+ *   /metrics                Prometheus text
+ *   /v1/log/*               the transparency log (mounted by the caller)
+ * Fail closed: no admitted backend for a model -> 503 with the reasons; a bad receipt -> the
+ * backend is evicted and the client gets 502, never the answer.
+ */
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { JWK } from 'jose';
+import { CLIENT_NONCE } from '../../attestation/receipt.ts';
+import { EVIDENCE_HEADER, NONCE_HEADER } from '../../enclave/protocol.ts';
+import { authenticate } from '../auth/api-keys.ts';
+import type { RateLimiter } from '../auth/rate-limit.ts';
+import { AppError, toErrorResponse } from '../errors.ts';
+import type { Logger } from '../obs/log.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../obs/metrics.ts';
+import type { GatewayMetrics } from '../obs/metrics.ts';
+import type { GatewayKey } from '../signing/keys.ts';
+import type { Store } from '../store/store.ts';
+import { checkAnswer, countersign } from './answer.ts';
+import type { BackendPool } from './pool.ts';
+
+/** Where receipts go before their answer leaves: durable when append resolves. */
+export interface ReceiptSink {
+  recordReceipt(entry: ReceiptEntry): Promise<{ logIndex?: number }>;
+}
+
+export interface ReceiptEntry {
+  readonly id: string;
+  readonly attestationId: string;
+  readonly backend: string;
+  readonly model: string;
+  readonly createdAt: number;
+  readonly receiptJws: string;
+  readonly receiptSha256: string;
+}
+
+export interface GatewayDeps {
+  readonly store: Store;
+  readonly pool: BackendPool;
+  readonly key: GatewayKey;
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly limiter: RateLimiter;
+  readonly now: () => number;
+  readonly demo: boolean;
+  readonly maxBodyBytes: number;
+  readonly receipts: ReceiptSink;
+  /** Extra routers (the transparency log) mounted before the error handler. */
+  readonly mount?: (app: express.Express) => void;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const sha256hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+const wrap =
+  (h: Handler) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    h(req, res).catch(next);
+  };
+
+function param(req: Request, name: string): string {
+  const v = (req.params as Record<string, string | undefined>)[name];
+  if (v === undefined || !NAME.test(v)) throw new AppError('ERR_BAD_REQUEST', `path parameter ${name} must match ${NAME.source}`);
+  return v;
+}
+
+export function createApp(d: GatewayDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // Metrics and one structured log line per request (no bodies, no keys, no query strings).
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      const label = typeof route === 'string' ? route : 'unmatched';
+      const s = Number(process.hrtime.bigint() - start) / 1e9;
+      d.metrics.httpRequestDuration.observe({ route: label, method: req.method, status: String(res.statusCode) }, s);
+      if (res.statusCode >= 500) d.log.warn('request failed', { route: label, method: req.method, status: res.statusCode, ms: Math.round(s * 1000) });
+    });
+    next();
+  });
+
+  // ---- health and metadata -------------------------------------------------------------------
+  app.get('/v2/health/live', (_req, res) => {
+    res.json({ live: true });
+  });
+  app.get('/v2/health/ready', (_req, res) => {
+    const backends = d.pool.backends.map((b) => ({ name: b.name, state: d.pool.usable(b) ? 'admitted' : b.state, reason: b.reason ?? null }));
+    const ready = backends.some((b) => b.state === 'admitted');
+    res.status(ready ? 200 : 503).json({ ready, backends });
+  });
+  app.get('/v2', (_req, res) => {
+    res.json({ name: 'attestgate', version: '1', extensions: ['attestgate-receipts', 'attestgate-ear'] });
+  });
+  app.get('/metrics', (_req, res) => {
+    d.metrics.admittedBackends.set({}, d.pool.backends.filter((b) => d.pool.usable(b)).length);
+    res.type(PROMETHEUS_CONTENT_TYPE).send(d.metrics.registry.expose());
+  });
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    const enclaveKeys: JWK[] = [];
+    for (const b of d.pool.backends) if (d.pool.usable(b) && b.admission.key !== undefined) enclaveKeys.push({ ...b.admission.key });
+    res.set('cache-control', 'no-store').json({ keys: [d.key.jwk, ...enclaveKeys] });
+  });
+
+  // ---- authentication and rate limits for the inference API ----------------------------------
+  const authorize = async (req: Request, res: Response): Promise<void> => {
+    const who = await authenticate(req.headers, req.socket.remoteAddress, { store: d.store, demo: d.demo });
+    if (AppError.is(who)) throw who;
+    const r = d.limiter.take(who.tenant);
+    if (!r.allowed) {
+      res.set('retry-after', String(r.retryAfterS));
+      throw new AppError('ERR_RATE_LIMITED', `tenant ${who.tenant} is over its rate limit; retry after ${r.retryAfterS} s`);
+    }
+  };
+  const authThen =
+    (h: Handler) =>
+    (req: Request, res: Response, next: NextFunction): void => {
+      authorize(req, res)
+        .then(() => h(req, res))
+        .catch(next);
+    };
+
+  app.get(
+    '/v2/models',
+    authThen(async (_req, res) => {
+      await Promise.resolve();
+      res.json({ models: d.pool.models().map((m) => ({ name: m.name, version: m.version, sha256: m.sha256 })) });
+    }),
+  );
+
+  const metadata: Handler = async (req, res) => {
+    const name = param(req, 'name');
+    const version = req.params['version'] === undefined ? undefined : param(req, 'version');
+    const b = d.pool.pick(name, version);
+    if (b === undefined) throw new AppError('ERR_NO_BACKEND', `no admitted backend serves model ${name}${version === undefined ? '' : ` version ${version}`}`);
+    const path = `/v2/models/${name}${version === undefined ? '' : `/versions/${version}`}`;
+    const r = await b.client.request('GET', path, undefined, {}, 1024 * 1024);
+    res.status(r.status).type('application/json').send(Buffer.from(r.body));
+  };
+  app.get('/v2/models/:name', authThen(metadata));
+  app.get('/v2/models/:name/versions/:version', authThen(metadata));
+
+  // ---- inference -----------------------------------------------------------------------------
+  const raw = express.raw({ type: () => true, limit: d.maxBodyBytes });
+  const infer: Handler = async (req, res) => {
+    const name = param(req, 'name');
+    const version = req.params['version'] === undefined ? undefined : param(req, 'version');
+    const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array();
+    const nonce = req.get(NONCE_HEADER);
+    if (nonce !== undefined && !CLIENT_NONCE.test(nonce)) throw new AppError('ERR_BAD_REQUEST', `${NONCE_HEADER} must be base64url, 16 to 128 characters`);
+    const jose = (req.get('accept') ?? '').toLowerCase().includes('application/jose+json');
+    const path = `/v2/models/${name}${version === undefined ? '' : `/versions/${version}`}/infer`;
+    const tried = new Set<string>();
+    for (;;) {
+      const b = d.pool.pick(name, version, tried);
+      if (b === undefined) {
+        const why = d.pool.backends.map((x) => `${x.name}: ${d.pool.usable(x) ? 'does not serve it' : (x.reason ?? x.state)}`).join('; ');
+        throw new AppError('ERR_NO_BACKEND', `no admitted backend serves model ${name}${version === undefined ? '' : ` version ${version}`} (${why || 'no backends configured'})`, { expose: true });
+      }
+      tried.add(b.name);
+      const admission = b.admission;
+      const headers: Record<string, string> = { [EVIDENCE_HEADER]: admission.evidenceSha256 ?? '' };
+      if (nonce !== undefined) headers[NONCE_HEADER] = nonce;
+      if (jose) headers['accept'] = 'application/jose+json';
+      b.inflight++;
+      let r;
+      try {
+        r = await b.client.request('POST', path, body, headers, 64 * 1024 * 1024);
+      } catch (e: unknown) {
+        // A connection failure: the request never reached the enclave, so another replica may take
+        // it. Never retried once a response (of any kind) has started.
+        if (AppError.is(e) && e.code === 'ERR_BACKEND_UNREACHABLE') {
+          d.pool.evict(b, `unreachable: ${e.message}`);
+          continue;
+        }
+        throw e;
+      } finally {
+        b.inflight--;
+      }
+      if (r.status !== 200) {
+        // The enclave's own OIP error (bad tensor, unknown model): no answer to vouch for.
+        res.status(r.status).type('application/json').send(Buffer.from(r.body));
+        return;
+      }
+      let checked;
+      try {
+        checked = await checkAnswer(admission, body, r, jose);
+      } catch (e: unknown) {
+        d.pool.evict(b, e instanceof Error ? e.message : String(e));
+        d.log.error('backend answer refused; backend evicted', { backend: b.name, reason: e instanceof Error ? e.message : String(e) });
+        throw e;
+      }
+      const now = d.now();
+      const { logIndex } = await d.receipts.recordReceipt({
+        id: checked.receipt.id,
+        attestationId: admission.id,
+        backend: b.name,
+        model: `${checked.receipt.model.name}:${checked.receipt.model.version}`,
+        createdAt: now,
+        receiptJws: checked.receiptJws,
+        receiptSha256: sha256hex(checked.receiptJws),
+      });
+      const signed = await countersign(d.key, checked, { attestationId: admission.id, backend: b.name, now, ...(logIndex === undefined ? {} : { logIndex }) });
+      res.status(200).set(signed.headers).type(signed.contentType).send(Buffer.from(signed.body));
+      return;
+    }
+  };
+  const authMw = (req: Request, res: Response, next: NextFunction): void => {
+    authorize(req, res).then(() => {
+      next();
+    }, next);
+  };
+  app.post('/v2/models/:name/infer', authMw, raw, wrap(infer));
+  app.post('/v2/models/:name/versions/:version/infer', authMw, raw, wrap(infer));
+
+  // ---- records -------------------------------------------------------------------------------
+  app.get(
+    '/v1/attestations/:id',
+    wrap(async (req, res) => {
+      const id = String(req.params['id'] ?? '');
+      if (!/^[0-9a-f-]{36}$/.test(id)) throw new AppError('ERR_BAD_REQUEST', 'attestation id must be a UUID');
+      const rec = await d.store.getAttestation(id);
+      if (rec === undefined) throw new AppError('ERR_NOT_FOUND', `no attestation ${id}`);
+      res.type('application/json').send(rec.record_json);
+    }),
+  );
+  app.get(
+    '/v1/receipts/:id',
+    wrap(async (req, res) => {
+      const id = String(req.params['id'] ?? '');
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new AppError('ERR_BAD_REQUEST', 'receipt id must be base64url');
+      const rec = await d.store.getReceipt(id);
+      if (rec === undefined) throw new AppError('ERR_NOT_FOUND', `no receipt ${id}`);
+      res.type('application/json').send(rec.body_json);
+    }),
+  );
+
+  d.mount?.(app);
+
+  app.use((req, _res, next) => {
+    next(new AppError('ERR_NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+  // The only place that maps errors to HTTP.
+  // Express recognises an error handler by its four parameters, so `_next` must stay.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  app.use((e: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    let err = e;
+    const t = (e as { type?: unknown }).type;
+    if (t === 'entity.too.large') err = new AppError('ERR_BODY_TOO_LARGE', `request body exceeds the limit of ${d.maxBodyBytes} bytes`);
+    else if (t === 'request.aborted' || t === 'request.size.invalid') err = new AppError('ERR_BAD_REQUEST', 'request body could not be read');
+    const { status, body } = toErrorResponse(err);
+    if (status >= 500 && !AppError.is(err)) d.log.error('internal error', { error: e instanceof Error ? e.message : String(e) });
+    if (res.headersSent) return;
+    res.status(status).json(body);
+  });
+  return app;
+}

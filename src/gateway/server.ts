@@ -1,0 +1,221 @@
+/**
+ * The gateway process: load configuration and policy once, open the store, load or create the
+ * signing key, load the trust anchors, attest every backend, and listen. Attestation records and
+ * receipts are written to the store (and the transparency log) before anything relies on them.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { extname } from 'node:path';
+import { policyDigest } from '../../attestation/policy/digest.ts';
+import { parsePolicyText, type Policy } from '../../attestation/policy/schema.ts';
+import { createRateLimiter } from '../auth/rate-limit.ts';
+import type { Config } from '../config/schema.ts';
+import { AppError } from '../errors.ts';
+import { createLogger, type Logger } from '../obs/log.ts';
+import { createGatewayMetrics, type GatewayMetrics } from '../obs/metrics.ts';
+import { loadOrCreateGatewayKey, type GatewayKey } from '../signing/keys.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/store.ts';
+import { admitBackend, type Admission } from './admission.ts';
+import { createApp, type ReceiptEntry, type ReceiptSink } from './app.ts';
+import { EnclaveClient } from './enclave-client.ts';
+import { BackendPool } from './pool.ts';
+import { loadTrust } from './trust.ts';
+
+export const GATEWAY_BUILD = 'attestgate/0.1.0';
+
+/** What the gateway appends to the transparency log (src/audit) besides the store. */
+export interface AuditLog {
+  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly server: Server;
+  readonly pool: BackendPool;
+  readonly key: GatewayKey;
+  readonly store: Store;
+  readonly metrics: GatewayMetrics;
+  readonly policy: Policy;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  readonly log?: Logger;
+  readonly now?: () => number;
+  /** The transparency log; created by the caller so tests can inject one. */
+  readonly audit?: (ctx: { dataDir: string; key: GatewayKey; log: Logger }) => Promise<AuditLog>;
+  /** Retry a refused backend after this long (default 5 s). */
+  readonly retryMs?: number;
+}
+
+export async function loadPolicy(path: string): Promise<Policy> {
+  const text = await readFile(path, 'utf8');
+  return parsePolicyText(text, extname(path) === '.json' ? 'json' : 'yaml');
+}
+
+function attestationRecord(a: Admission, policyDigestHex: string, blobs: { evidence?: string; collateral: { name: string; sha256: string }[] }): Record<string, unknown> {
+  return {
+    id: a.id,
+    backend: a.backend,
+    created_at: new Date(a.createdAt).toISOString(),
+    expires_at: new Date(a.expiresAt).toISOString(),
+    admitted: a.admitted,
+    status: a.status,
+    reasons: a.reasons,
+    nonce: a.nonce,
+    tee: a.tee ?? null,
+    simulated: a.simulated,
+    key: a.key ?? null,
+    models: a.models,
+    policy_digest: policyDigestHex,
+    evidence_sha256: a.evidenceSha256 ?? null,
+    evidence: a.evidence === undefined ? null : Buffer.from(a.evidence).toString('base64'),
+    collateral: a.collateral.map((c, i) => ({ name: c.name, sha256: blobs.collateral[i]?.sha256 ?? '', data: Buffer.from(c.bytes).toString('base64') })),
+    checks: a.appraisal?.checks ?? [],
+    result: a.result ?? null,
+    ear: a.ear ?? null,
+  };
+}
+
+export async function startGateway(config: Config, opts: GatewayOptions = {}): Promise<RunningGateway> {
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { component: 'gateway' } });
+  const now = opts.now ?? Date.now;
+  if (config.policy === null) throw new AppError('ERR_CONFIG_INVALID', 'no policy configured: without one no backend can be admitted (set policy or ATTESTGATE_POLICY)');
+  const policy = await loadPolicy(config.policy);
+  const digest = await policyDigest(policy);
+  const store = openSqliteStore({ dataDir: config.data_dir });
+  const key = await loadOrCreateGatewayKey(config.signing.key_file, config.signing.alg);
+  log.info(key.created ? 'gateway signing key created' : 'gateway signing key loaded', { kid: key.kid, alg: key.alg, file: config.signing.key_file });
+  const trust = await loadTrust({ simulatedRoots: config.trust.simulated_roots, extraRoots: config.trust.extra_roots, dataDir: config.data_dir });
+  if (config.trust.simulated_roots) {
+    log.warn('TRUSTING SIMULATED TEE ROOTS: evidence from the simulated TEE will verify (marked simulated); never do this in production', { roots: trust.extra().filter((a) => a.simulated).map((a) => a.sha256) });
+  }
+  if (config.demo) log.warn('DEMO MODE: requests from loopback need no API key');
+  const audit = opts.audit === undefined ? undefined : await opts.audit({ dataDir: config.data_dir, key, log });
+  if (audit !== undefined && key.created) await audit.append('key', { event: 'gateway_key_created', kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString() });
+  const metrics = createGatewayMetrics();
+
+  const record = async (a: Admission): Promise<void> => {
+    const evidence = a.evidence === undefined ? undefined : await store.putBlob(a.evidence);
+    const collateral = await Promise.all(a.collateral.map(async (c) => ({ name: c.name, sha256: await store.putBlob(c.bytes) })));
+    const rec = attestationRecord(a, digest, { ...(evidence === undefined ? {} : { evidence }), collateral });
+    await store.putAttestation({ id: a.id, backend: a.backend, created_at: a.createdAt, verdict: a.status, ear_jwt: a.ear ?? '', evidence_sha256: a.evidenceSha256 ?? '', record_json: JSON.stringify(rec) });
+    if (audit !== undefined) {
+      await audit.append('attestation', {
+        id: a.id,
+        backend: a.backend,
+        time: new Date(a.createdAt).toISOString(),
+        verdict: a.status,
+        reasons: a.reasons,
+        evidence_sha256: a.evidenceSha256 ?? null,
+        collateral_sha256: collateral.map((c) => c.sha256),
+        policy_digest: digest,
+        ear: a.ear ?? null,
+        key_kid: a.key?.kid ?? null,
+      });
+    }
+  };
+
+  const admit = async (client: EnclaveClient): Promise<Admission> => {
+    const a = await admitBackend(client, {
+      now,
+      policy,
+      policyDigest: digest,
+      key,
+      build: GATEWAY_BUILD,
+      trustAnchors: trust.anchorsFor,
+      lifetimeMs: config.attestation.lifetime_s * 1000,
+      onVerified: (tee, s) => {
+        metrics.verificationDuration.observe({ tee }, s);
+      },
+    });
+    // Recorded before the pool sees it: an admission that is not durably recorded is not used.
+    await record(a);
+    return a;
+  };
+
+  const pool = new BackendPool({
+    backends: config.backends.map((b) => ({ name: b.name, client: new EnclaveClient(b.name, b.url, b.timeout_ms), models: b.models ?? undefined })),
+    admit,
+    now,
+    reattestBeforeMs: config.attestation.reattest_before_s * 1000,
+    retryMs: opts.retryMs ?? 5_000,
+    events: {
+      admitted: (b, a) => {
+        metrics.backendAdmissions.inc({ backend: b.name });
+        log.info('backend admitted', { backend: b.name, attestation: a.id, tee: a.tee, simulated: a.simulated, status: a.status, expires_at: new Date(a.expiresAt).toISOString(), kid: a.key?.kid });
+        if (audit !== undefined) void audit.append('key', { event: 'enclave_key_admitted', backend: b.name, kid: a.key?.kid ?? null, attestation: a.id, at: new Date(now()).toISOString() }).catch((e: unknown) => { log.error('log append failed', { error: String(e) }); });
+      },
+      refused: (b, a, reason) => {
+        metrics.backendRefusals.inc({ backend: b.name, reason: a?.reasons[0]?.code ?? 'ERR_ADMISSION' });
+        log.warn('backend refused', { backend: b.name, attestation: a?.id, reasons: a?.reasons ?? [{ message: reason }] });
+      },
+      evicted: (b, reason) => {
+        log.warn('backend evicted', { backend: b.name, reason });
+        if (audit !== undefined) void audit.append('key', { event: 'enclave_key_evicted', backend: b.name, reason, at: new Date(now()).toISOString() }).catch((e: unknown) => { log.error('log append failed', { error: String(e) }); });
+      },
+    },
+  });
+
+  const receipts: ReceiptSink = {
+    async recordReceipt(r: ReceiptEntry) {
+      const logIndex = audit === undefined ? undefined : await audit.append('receipt', { id: r.id, receipt_sha256: r.receiptSha256, attestation: r.attestationId, backend: r.backend, model: r.model, time: new Date(r.createdAt).toISOString() });
+      await store.putReceipt({
+        id: r.id,
+        attestation_id: r.attestationId,
+        backend: r.backend,
+        model: r.model,
+        created_at: r.createdAt,
+        body_json: JSON.stringify({ id: r.id, receipt: r.receiptJws, receipt_sha256: r.receiptSha256, attestation_id: r.attestationId, backend: r.backend, model: r.model, created_at: new Date(r.createdAt).toISOString(), ...(logIndex === undefined ? {} : { log_index: logIndex }) }),
+      });
+      return logIndex === undefined ? {} : { logIndex };
+    },
+  };
+
+  const app = createApp({
+    store,
+    pool,
+    key,
+    log,
+    metrics,
+    limiter: createRateLimiter({ perSecond: config.limits.rate.per_second, burst: config.limits.rate.burst }),
+    now,
+    demo: config.demo,
+    maxBodyBytes: config.limits.max_body_bytes,
+    receipts,
+  });
+  await pool.start();
+  const server = await new Promise<Server>((res, rej) => {
+    const s = app.listen(config.listen.port, config.listen.host, () => {
+      res(s);
+    });
+    s.once('error', rej);
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : config.listen.port;
+  const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
+  log.info('gateway listening', { url, backends: pool.backends.map((b) => ({ name: b.name, state: b.state, reason: b.reason ?? null })), policy: policy.name, policy_digest: digest });
+  return {
+    url,
+    server,
+    pool,
+    key,
+    store,
+    metrics,
+    policy,
+    async close() {
+      await new Promise<void>((res) => server.close(() => { res(); }));
+      server.closeAllConnections();
+      await pool.close();
+      await audit?.close();
+      await store.close();
+    },
+  };
+}
+
+export const sha256hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
