@@ -9,6 +9,8 @@ import type { Server } from 'node:http';
 import { extname } from 'node:path';
 import { policyDigest } from '../../attestation/policy/digest.ts';
 import { parsePolicyText, type Policy } from '../../attestation/policy/schema.ts';
+import { openGatewayLog } from '../audit/gateway-log.ts';
+import { logRouter, proofBundle } from '../audit/routes.ts';
 import { createRateLimiter } from '../auth/rate-limit.ts';
 import type { Config } from '../config/schema.ts';
 import { AppError } from '../errors.ts';
@@ -31,6 +33,9 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
+/** The log origin (first line of every checkpoint); fixed when the log file is created. */
+export const DEFAULT_LOG_ORIGIN = 'attestgate.invalid/log';
+
 export interface RunningGateway {
   readonly url: string;
   readonly server: Server;
@@ -45,8 +50,10 @@ export interface RunningGateway {
 export interface GatewayOptions {
   readonly log?: Logger;
   readonly now?: () => number;
-  /** The transparency log; created by the caller so tests can inject one. */
-  readonly audit?: (ctx: { dataDir: string; key: GatewayKey; log: Logger }) => Promise<AuditLog>;
+  /** Log origin (default ATTESTGATE_LOG_ORIGIN or DEFAULT_LOG_ORIGIN). */
+  readonly logOrigin?: string;
+  /** Sign a checkpoint this often when the log grew (default 5 s). */
+  readonly checkpointEveryMs?: number;
   /** Retry a refused backend after this long (default 5 s). */
   readonly retryMs?: number;
 }
@@ -94,16 +101,27 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     log.warn('TRUSTING SIMULATED TEE ROOTS: evidence from the simulated TEE will verify (marked simulated); never do this in production', { roots: trust.extra().filter((a) => a.simulated).map((a) => a.sha256) });
   }
   if (config.demo) log.warn('DEMO MODE: requests from loopback need no API key');
-  const audit = opts.audit === undefined ? undefined : await opts.audit({ dataDir: config.data_dir, key, log });
-  if (audit !== undefined && key.created) await audit.append('key', { event: 'gateway_key_created', kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString() });
+  const glog = await openGatewayLog({
+    dataDir: config.data_dir,
+    origin: opts.logOrigin ?? process.env['ATTESTGATE_LOG_ORIGIN'] ?? DEFAULT_LOG_ORIGIN,
+    ...(opts.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: opts.checkpointEveryMs }),
+    now,
+  });
+  log.info('transparency log open', { origin: glog.tlog.origin, size: glog.tlog.size(), verifier_key: glog.tlog.verifierKey });
+  const audit: AuditLog = glog;
+  if (key.created) await audit.append('key', { event: 'gateway_key_created', kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString() });
   const metrics = createGatewayMetrics();
 
   const record = async (a: Admission): Promise<void> => {
+    // Evidence and collateral by content digest, in the store and beside the log (so any past
+    // verdict can be replayed byte for byte from an export of the log alone).
     const evidence = a.evidence === undefined ? undefined : await store.putBlob(a.evidence);
+    if (a.evidence !== undefined) glog.tlog.putBlob(a.evidence);
     const collateral = await Promise.all(a.collateral.map(async (c) => ({ name: c.name, sha256: await store.putBlob(c.bytes) })));
+    for (const c of a.collateral) glog.tlog.putBlob(c.bytes);
     const rec = attestationRecord(a, digest, { ...(evidence === undefined ? {} : { evidence }), collateral });
     await store.putAttestation({ id: a.id, backend: a.backend, created_at: a.createdAt, verdict: a.status, ear_jwt: a.ear ?? '', evidence_sha256: a.evidenceSha256 ?? '', record_json: JSON.stringify(rec) });
-    if (audit !== undefined) {
+    {
       await audit.append('attestation', {
         id: a.id,
         backend: a.backend,
@@ -147,7 +165,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       admitted: (b, a) => {
         metrics.backendAdmissions.inc({ backend: b.name });
         log.info('backend admitted', { backend: b.name, attestation: a.id, tee: a.tee, simulated: a.simulated, status: a.status, expires_at: new Date(a.expiresAt).toISOString(), kid: a.key?.kid });
-        if (audit !== undefined) void audit.append('key', { event: 'enclave_key_admitted', backend: b.name, kid: a.key?.kid ?? null, attestation: a.id, at: new Date(now()).toISOString() }).catch((e: unknown) => { log.error('log append failed', { error: String(e) }); });
+        void audit.append('key', { event: 'enclave_key_admitted', backend: b.name, kid: a.key?.kid ?? null, attestation: a.id, at: new Date(now()).toISOString() }).catch((e: unknown) => { log.error('log append failed', { error: String(e) }); });
       },
       refused: (b, a, reason) => {
         metrics.backendRefusals.inc({ backend: b.name, reason: a?.reasons[0]?.code ?? 'ERR_ADMISSION' });
@@ -155,23 +173,23 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       },
       evicted: (b, reason) => {
         log.warn('backend evicted', { backend: b.name, reason });
-        if (audit !== undefined) void audit.append('key', { event: 'enclave_key_evicted', backend: b.name, reason, at: new Date(now()).toISOString() }).catch((e: unknown) => { log.error('log append failed', { error: String(e) }); });
+        void audit.append('key', { event: 'enclave_key_evicted', backend: b.name, reason, at: new Date(now()).toISOString() }).catch((e: unknown) => { log.error('log append failed', { error: String(e) }); });
       },
     },
   });
 
   const receipts: ReceiptSink = {
     async recordReceipt(r: ReceiptEntry) {
-      const logIndex = audit === undefined ? undefined : await audit.append('receipt', { id: r.id, receipt_sha256: r.receiptSha256, attestation: r.attestationId, backend: r.backend, model: r.model, time: new Date(r.createdAt).toISOString() });
+      const logIndex = await audit.append('receipt', { id: r.id, receipt_sha256: r.receiptSha256, attestation: r.attestationId, backend: r.backend, model: r.model, time: new Date(r.createdAt).toISOString() });
       await store.putReceipt({
         id: r.id,
         attestation_id: r.attestationId,
         backend: r.backend,
         model: r.model,
         created_at: r.createdAt,
-        body_json: JSON.stringify({ id: r.id, receipt: r.receiptJws, receipt_sha256: r.receiptSha256, attestation_id: r.attestationId, backend: r.backend, model: r.model, created_at: new Date(r.createdAt).toISOString(), ...(logIndex === undefined ? {} : { log_index: logIndex }) }),
+        body_json: JSON.stringify({ id: r.id, receipt: r.receiptJws, receipt_sha256: r.receiptSha256, attestation_id: r.attestationId, backend: r.backend, model: r.model, created_at: new Date(r.createdAt).toISOString(), log_index: logIndex }),
       });
-      return logIndex === undefined ? {} : { logIndex };
+      return { logIndex };
     },
   };
 
@@ -186,6 +204,21 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     demo: config.demo,
     maxBodyBytes: config.limits.max_body_bytes,
     receipts,
+    mount: (app) => {
+      app.use(logRouter(glog));
+      app.get('/v1/receipts/:id/proof', (req, res, next) => {
+        const id = req.params['id'];
+        store
+          .getReceipt(id)
+          .then((rec) => {
+            if (rec === undefined) throw new AppError('ERR_NOT_FOUND', `no receipt ${id}`);
+            const body = JSON.parse(rec.body_json) as { log_index?: unknown };
+            if (typeof body.log_index !== 'number') throw new AppError('ERR_NOT_FOUND', `receipt ${id} has no log entry`);
+            res.json({ receipt: body, log: proofBundle(glog, body.log_index), verifier_key: glog.tlog.verifierKey });
+          })
+          .catch(next);
+      });
+    },
   });
   await pool.start();
   const server = await new Promise<Server>((res, rej) => {
@@ -212,7 +245,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       await new Promise<void>((res) => server.close(() => { res(); }));
       server.closeAllConnections();
       await pool.close();
-      await audit?.close();
+      await audit.close();
       await store.close();
     },
   };
