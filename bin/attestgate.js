@@ -10,9 +10,14 @@ process.stdout.on('error', (e) => {
 register();
 // The enclave runtime is its own program (it runs inside the TEE and shares no code path with the
 // gateway but the wire protocol), reached through the same command for convenience.
-if (process.argv[2] === 'enclave') {
+const command = process.argv[2];
+if (command === 'enclave') {
   const { enclaveMain } = await import('../enclave/main.ts');
   process.exitCode = await enclaveMain(process.argv.slice(3));
+} else if (command === 'start' || command === 'gateway' || command === 'keys') {
+  // The gateway and its store live apart from the verifier CLI (src/cli), which stays free of them.
+  const { gatewayMain } = await import('../src/gateway/main.ts');
+  process.exitCode = await gatewayMain(command, process.argv.slice(3));
 } else {
   const { main } = await import('../src/cli/main.ts');
   process.exitCode = await main(process.argv.slice(2));
