@@ -21,6 +21,7 @@ import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/store.ts';
 import { admitBackend, type Admission } from './admission.ts';
 import { createApp, type ReceiptEntry, type ReceiptSink } from './app.ts';
+import { createCollateralSource } from './collateral.ts';
 import { EnclaveClient } from './enclave-client.ts';
 import { BackendPool } from './pool.ts';
 import { loadTrust } from './trust.ts';
@@ -137,6 +138,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     }
   };
 
+  const collateral = createCollateralSource({
+    config: config.attestation.collateral,
+    onCache: (hit) => {
+      metrics.collateralCache.inc({ result: hit ? 'hit' : 'miss' });
+    },
+  });
   const admit = async (client: EnclaveClient): Promise<Admission> => {
     const a = await admitBackend(client, {
       now,
@@ -145,6 +152,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       key,
       build: GATEWAY_BUILD,
       trustAnchors: trust.anchorsFor,
+      collateral,
       lifetimeMs: config.attestation.lifetime_s * 1000,
       onVerified: (tee, s) => {
         metrics.verificationDuration.observe({ tee }, s);
