@@ -27,7 +27,8 @@ export interface PemBlock {
 /** Every PEM block in the text, in order, with its label (`CERTIFICATE`, `X509 CRL`). */
 export function pemBlocks(text: string, what: string, reason = 'malformed_certificate'): PemBlock[] {
   const out: PemBlock[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) out.push({ label: m[1] ?? '', der: fromBase64(m[2] ?? '', what, reason) });
+  // Both groups are mandatory in PEM_BLOCK, so every match has them.
+  for (const m of text.matchAll(PEM_BLOCK)) out.push({ label: m[1] as string, der: fromBase64(m[2] as string, what, reason) });
   return out;
 }
 

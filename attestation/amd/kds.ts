@@ -132,7 +132,8 @@ export function vekExtensions(cert: Certificate, what = 'VEK certificate'): VekE
 
 /** `Milan-B0` -> milan; VLEKs say just `Milan`. */
 export function productOfProductName(name: string): Product | undefined {
-  return parseProduct(name.split('-')[0] ?? '');
+  // split() always returns at least one element.
+  return parseProduct(name.split('-')[0] as string);
 }
 
 export type CertRole = 'vcek' | 'vlek' | 'ask' | 'asvk' | 'ark';
@@ -160,7 +161,7 @@ export function roleOf(cert: Certificate): CertRole | undefined {
 /** Product named by a KDS CA or issuer name: `ARK-Milan`, `SEV-Genoa`, `SEV-VLEK-Turin`. */
 export function productOfName(cn: string | undefined): Product | undefined {
   const m = /^(?:ARK|SEV|SEV-VLEK)-([A-Za-z]+)$/.exec(cn ?? '');
-  return m === null ? undefined : parseProduct(m[1] ?? '');
+  return m === null ? undefined : parseProduct(m[1] as string);
 }
 
 export function hwIdHex(e: VekExtensions): string | null {

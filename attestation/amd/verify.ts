@@ -9,7 +9,7 @@
  * does not match what the VEK certifies, is refused.
  */
 import { equalBytes, isAllZero, toHex } from '../common/bytes.ts';
-import { assertNotRevoked, verifyCrl, type Crl } from '../common/crl.ts';
+import { assertNotRevoked, verifyCrl, type CurrentCrl } from '../common/crl.ts';
 import { sha256, verifySignature } from '../common/crypto.ts';
 import { KU_KEY_CERT_SIGN, publicKeyOf, verifiedBy, type Certificate, type TrustAnchor } from '../common/x509.ts';
 import { PolicyError, VerificationError } from '../errors.ts';
@@ -19,8 +19,8 @@ import { parseAmdCertificate, parseAmdCrl, parseAmdPemCertificates, pemBlocks, p
 import { decodeTcb, snpClaims } from './claims.ts';
 import {
   CHIP_ID_SIZE,
+  PRODUCTS,
   TURIN_HWID_SIZE,
-  parseProduct,
   productLine,
   productOfName,
   productOfProductName,
@@ -202,9 +202,8 @@ function checkChipId(report: SnpReport, vek: VekExtensions, product: Product): '
   return 'checked';
 }
 
-async function digest(kind: string, der: Uint8Array, from: number, until: number | undefined): Promise<CollateralDigest> {
-  const base = { kind, sha256: toHex(await sha256(der)), valid_from: isoTime(from) };
-  return until === undefined ? base : { ...base, valid_until: isoTime(until) };
+async function digest(kind: string, der: Uint8Array, from: number, until: number): Promise<CollateralDigest> {
+  return { kind, sha256: toHex(await sha256(der)), valid_from: isoTime(from), valid_until: isoTime(until) };
 }
 
 export interface SevSnpOptions extends VerifyOptions {
@@ -268,10 +267,10 @@ async function verifyVekChain(input: SevSnpInput, opts: VerifyOptions, step: (na
   const anchor = anchors.find((a) => equalBytes(a.certificate.der, ark.der));
   if (anchor === undefined) {
     const arkSha = toHex(await sha256(ark.der));
-    const other = Object.entries(AMD_ARKS).find(([, r]) => r.sha256 === arkSha)?.[0];
+    const other = PRODUCTS.find((p) => AMD_ARKS[p].sha256 === arkSha);
     throw new VerificationError(
       'ERR_CHAIN_UNTRUSTED',
-      `SEV-SNP ARK "${ark.subject.text}" (SHA-256 ${arkSha}) is not ${opts.trustAnchors === undefined ? `the pinned ARK-${productLine(product)}` : 'a configured trust anchor'}${other === undefined ? '' : ` (it is the ${productLine(parseProduct(other) ?? product)} ARK)`}`,
+      `SEV-SNP ARK "${ark.subject.text}" (SHA-256 ${arkSha}) is not ${opts.trustAnchors === undefined ? `the pinned ARK-${productLine(product)}` : 'a configured trust anchor'}${other === undefined ? '' : ` (it is the ${productLine(other)} ARK)`}`,
       { reason: REASONS.arkNotPinned },
     );
   }
@@ -359,10 +358,9 @@ export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Pro
   step('validity');
 
   // 10. Revocation, when AMD's CRL is given: signed by the ARK, current, and naming neither the ASK nor the VEK.
-  let crl: Crl | undefined;
+  let crl: CurrentCrl | undefined;
   if (input.crl !== undefined) {
-    crl = parseAmdCrl(input.crl, 'SEV-SNP CRL');
-    await verifyCrl(crl, ark, at, 'SEV-SNP CRL');
+    crl = await verifyCrl(parseAmdCrl(input.crl, 'SEV-SNP CRL'), ark, at, 'SEV-SNP CRL');
     assertNotRevoked(crl, ask, 'SEV-SNP CRL');
     assertNotRevoked(crl, vek, 'SEV-SNP CRL');
     step('crl');
@@ -415,7 +413,7 @@ export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Pro
   let expires = Math.min(vek.notAfter, ask.notAfter, ark.notAfter);
   if (crl !== undefined) {
     collateral.push(await digest('crl', crl.der, crl.thisUpdate, crl.nextUpdate));
-    if (crl.nextUpdate !== undefined) expires = Math.min(expires, crl.nextUpdate);
+    expires = Math.min(expires, crl.nextUpdate);
   }
   return {
     verdict: 'ok',
@@ -493,7 +491,7 @@ function recognise(bytes: Uint8Array, name: string): FileContent {
   try {
     parseAmdCrl(bytes, what);
   } catch (e: unknown) {
-    throw unrecognised(name, `neither a DER certificate nor a DER CRL (${e instanceof Error ? e.message : String(e)})`);
+    throw unrecognised(name, `neither a DER certificate nor a DER CRL (${e instanceof Error ? e.message : /* v8 ignore next -- parseAmdCrl throws only AttestationErrors, which are Errors */ String(e)})`);
   }
   return { certs: [], crls: [bytes.slice()] };
 }

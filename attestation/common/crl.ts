@@ -22,6 +22,11 @@ export interface Crl {
   readonly revoked: ReadonlySet<string>;
 }
 
+/** A CRL that verifyCrl accepted: it has a nextUpdate, and the verification time is inside its window. */
+export interface CurrentCrl extends Crl {
+  readonly nextUpdate: number;
+}
+
 export function parseCrl(der: Uint8Array, what = 'CRL'): Crl {
   const reason = 'malformed_crl';
   const top = new DerReader(der, what, reason);
@@ -72,9 +77,10 @@ export function parseCrl(der: Uint8Array, what = 'CRL'): Crl {
 
 /**
  * Check that `crl` was issued and signed by `issuer` and is current at `at`. Fails closed: a CRL
- * without nextUpdate, or one outside [thisUpdate, nextUpdate], is stale collateral.
+ * without nextUpdate, or one outside [thisUpdate, nextUpdate], is stale collateral. Resolves to the
+ * same CRL, typed as current (its nextUpdate is known to be present).
  */
-export async function verifyCrl(crl: Crl, issuer: Certificate, at: number, what: string): Promise<void> {
+export async function verifyCrl(crl: Crl, issuer: Certificate, at: number, what: string): Promise<CurrentCrl> {
   if (!equalBytes(crl.issuer.der, issuer.subject.der)) {
     throw new VerificationError('ERR_CRL_INVALID', `${what}: issued by "${crl.issuer.text}", want "${issuer.subject.text}"`, { reason: 'crl_issuer' });
   }
@@ -90,6 +96,7 @@ export async function verifyCrl(crl: Crl, issuer: Certificate, at: number, what:
     const window = `${new Date(crl.thisUpdate).toISOString()} to ${crl.nextUpdate === undefined ? '(no nextUpdate)' : new Date(crl.nextUpdate).toISOString()}`;
     throw new VerificationError('ERR_COLLATERAL_STALE', `${what}: valid from ${window}, not at the verification time`, { reason: 'collateral_expired' });
   }
+  return { ...crl, nextUpdate: crl.nextUpdate };
 }
 
 export function assertNotRevoked(crl: Crl, cert: Certificate, what: string): void {

@@ -39,8 +39,8 @@ const P256_PREFIX = Uint8Array.from([
   0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
 ]);
 
+/** Also false when `a` is shorter: a read past its end is undefined, which equals no byte. */
 function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
-  if (a.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
   return true;
 }

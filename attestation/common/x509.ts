@@ -186,7 +186,8 @@ const PEM_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFIC
 export function parsePemCertificates(text: string, what = 'certificate chain', reason = 'malformed_certificate'): Certificate[] {
   const out: Certificate[] = [];
   for (const m of text.matchAll(PEM_RE)) {
-    out.push(parseCertificate(fromBase64(m[1] ?? '', what, reason), what, reason));
+    // Group 1 is mandatory in PEM_RE.
+    out.push(parseCertificate(fromBase64(m[1] as string, what, reason), what, reason));
   }
   if (out.length === 0) throw malformed(`${what}: no PEM certificate found`, reason);
   return out;
@@ -288,7 +289,8 @@ export async function verifyChain(
       const root = anchor.certificate;
       if (equalBytes(current.der, root.der)) {
         // The chain itself contained the anchor (leaf == root is not a valid evidence chain).
-        if (depth === 0) break;
+        // Skipped rather than ending the walk, so the result does not depend on the anchors' order.
+        if (depth === 0) continue;
         return finish(path, anchor, opts);
       }
       if (equalBytes(current.issuer.der, root.subject.der) && (await verifiedBy(current, root))) {

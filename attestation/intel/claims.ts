@@ -7,17 +7,19 @@ import type { Claims } from '../result.ts';
 import type { PckExtensions } from './pck.ts';
 import type { EnclaveReport, Quote, TdReport } from './parse.ts';
 
+// ATTRIBUTES (16 bytes) and TD_ATTRIBUTES (8 bytes) are copied at their full width by parse.ts.
+
 /** SGX ATTRIBUTES.DEBUG is bit 1 of the first byte: enclave memory is readable by the host. */
 export function sgxDebug(report: EnclaveReport): boolean {
-  return ((report.attributes[0] ?? 0) & 0x02) !== 0;
+  return ((report.attributes[0] as number) & 0x02) !== 0;
 }
 /** TDX TD_ATTRIBUTES.DEBUG is bit 0: the host VMM can read and alter TD state. */
 export function tdxDebug(report: TdReport): boolean {
-  return ((report.tdAttributes[0] ?? 0) & 0x01) !== 0;
+  return ((report.tdAttributes[0] as number) & 0x01) !== 0;
 }
 /** TD_ATTRIBUTES.SEPT_VE_DISABLE is bit 28. */
 function septVeDisable(report: TdReport): boolean {
-  return ((report.tdAttributes[3] ?? 0) & 0x10) !== 0;
+  return ((report.tdAttributes[3] as number) & 0x10) !== 0;
 }
 
 export function quoteClaims(quote: Quote, pck: PckExtensions, pckCa: string): Claims {

@@ -85,9 +85,9 @@ function within(at: number, from: number, until: number): boolean {
   return from <= at && at <= until;
 }
 
-async function verifyPckChain(quote: Quote, anchors: readonly TrustAnchor[], at: number, anchor: TrustAnchor | undefined): Promise<{ chain: VerifiedChain; anchor: TrustAnchor }> {
+async function verifyPckChain(quote: Quote, anchors: readonly TrustAnchor[], at: number): Promise<{ chain: VerifiedChain; anchor: TrustAnchor }> {
   const certs = parsePemCertificates(quote.pckChainPem, 'PCK certificate chain', 'malformed_quote');
-  const { path, anchor: used } = await verifyChain(certs, anchor === undefined ? anchors : [anchor], { at, what: 'PCK certificate chain' });
+  const { path, anchor: used } = await verifyChain(certs, anchors, { at, what: 'PCK certificate chain' });
   const leaf = path[0] as Certificate;
   const issuer = path[1] as Certificate;
   let notBefore = -Infinity;
@@ -166,12 +166,12 @@ async function verifyCollateral(c: DcapCollateral, issuerCa: Certificate, anchor
 
   const rootCrlDer = fromHex(c.root_ca_crl.trim(), 'root CA CRL', 'collateral_malformed');
   const pckCrlDer = fromHex(c.pck_crl.trim(), 'PCK CRL', 'collateral_malformed');
-  const rootCrl = parseCrl(rootCrlDer, 'Intel SGX Root CA CRL');
-  const pckCrl = parseCrl(pckCrlDer, 'PCK CRL');
-  await verifyCrl(rootCrl, anchor.certificate, at, 'Root CA CRL');
+  const rootCrlParsed = parseCrl(rootCrlDer, 'Intel SGX Root CA CRL');
+  const pckCrlParsed = parseCrl(pckCrlDer, 'PCK CRL');
+  const rootCrl = await verifyCrl(rootCrlParsed, anchor.certificate, at, 'Root CA CRL');
   // The PCK CRL must come from the CA that issued this PCK (Platform vs Processor CA); a CRL from
   // any other CA, the Root CA's included, says nothing about this leaf.
-  await verifyCrl(pckCrl, issuerCa, at, 'PCK CRL');
+  const pckCrl = await verifyCrl(pckCrlParsed, issuerCa, at, 'PCK CRL');
   const tcbSigner = tcbPath[0] as Certificate;
   assertNotRevoked(rootCrl, tcbSigner, 'TCB signing certificate');
   assertNotRevoked(rootCrl, qePath[0] as Certificate, 'QE identity signing certificate');
@@ -179,8 +179,8 @@ async function verifyCollateral(c: DcapCollateral, issuerCa: Certificate, anchor
   const windows: [number, number][] = [
     [tcbInfo.issueDate, tcbInfo.nextUpdate],
     [qeIdentity.issueDate, qeIdentity.nextUpdate],
-    [rootCrl.thisUpdate, rootCrl.nextUpdate ?? -Infinity],
-    [pckCrl.thisUpdate, pckCrl.nextUpdate ?? -Infinity],
+    [rootCrl.thisUpdate, rootCrl.nextUpdate],
+    [pckCrl.thisUpdate, pckCrl.nextUpdate],
     ...[...tcbPath, ...qePath].map((x): [number, number] => [x.notBefore, x.notAfter]),
   ];
   const digests = await Promise.all([
@@ -239,7 +239,7 @@ export async function verifyDcapQuote(quoteBytes: Uint8Array, collateral: DcapCo
     }
   }
   if (chain === undefined || anchor === undefined) {
-    const v = await verifyPckChain(quote, anchors, at, undefined);
+    const v = await verifyPckChain(quote, anchors, at);
     chain = v.chain;
     anchor = v.anchor;
     if (cache !== undefined) remember(cache.chains, cache.maxEntries, `${anchor.sha256}\u0000${quote.pckChainPem}`, chain);

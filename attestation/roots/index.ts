@@ -31,7 +31,7 @@ export const SIMULATED_ROOT_MARK = 'attestgate simulated TEE';
 export async function anchorFromPem(pem: string, name: string, pinned: boolean): Promise<TrustAnchor> {
   const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/.exec(pem);
   if (m === null) throw new VerificationError('ERR_INVALID_ARGUMENT', `trust root "${name}" is not a PEM certificate`, { reason: 'bad_trust_root' });
-  const der = fromBase64(m[1] ?? '', 'trust root', 'bad_trust_root');
+  const der = fromBase64(m[1] as string /* a mandatory group */, 'trust root', 'bad_trust_root');
   const certificate = parseCertificate(der, `trust root "${name}"`, 'bad_trust_root');
   const simulated = certificate.subject.text.includes(SIMULATED_ROOT_MARK);
   if (simulated && pinned) throw new VerificationError('ERR_INVALID_ARGUMENT', `trust root "${name}" is a simulated root and cannot be pinned`, { reason: 'bad_trust_root' });

@@ -24,7 +24,11 @@ function intParam(req: Request, name: string, min: number): number {
 }
 
 function asApp(e: unknown): unknown {
-  if (LogError.is(e)) return new AppError(e.code === 'ERR_LOG_RANGE' ? 'ERR_BAD_REQUEST' : 'ERR_STORE_IO', e.message, { cause: e, expose: true });
+  if (LogError.is(e)) {
+    // A range error is the caller's (an index past the tree); anything else is the log's storage.
+    if (e.code === 'ERR_LOG_RANGE') return new AppError('ERR_BAD_REQUEST', e.message, { cause: e });
+    return new AppError('ERR_STORE_IO', e.message, { cause: e, expose: true });
+  }
   return e;
 }
 
