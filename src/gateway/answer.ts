@@ -38,7 +38,7 @@ function fault(msg: string, cause?: unknown): AppError {
 }
 
 /** Check the backend's answer against what was forwarded and what was attested. Throws ERR_RECEIPT_INVALID. */
-export async function checkAnswer(admission: Admission, forwarded: Uint8Array, res: ForwardResult, jose: boolean): Promise<CheckedAnswer> {
+export async function checkAnswer(admission: Admission, forwarded: Uint8Array, res: ForwardResult, jose: boolean, clientNonce?: string): Promise<CheckedAnswer> {
   const key = admission.key;
   if (key === undefined || admission.evidenceSha256 === undefined) throw fault(`backend ${admission.backend} has no attested key`);
   const header = res.headers[RECEIPT_HEADER];
@@ -54,6 +54,9 @@ export async function checkAnswer(admission: Admission, forwarded: Uint8Array, r
   if (!admission.models.some((m) => m.name === receipt.model.name && m.version === receipt.model.version && m.sha256 === receipt.model.sha256)) {
     throw fault(`backend ${admission.backend}: receipt names model ${receipt.model.name} ${receipt.model.version} (${receipt.model.sha256}), which it did not attest`);
   }
+  // The client's nonce must come back exactly (and none when none was sent): an answer replayed
+  // from another request carries another nonce.
+  if (receipt.nonce !== clientNonce) throw fault(`backend ${admission.backend}: receipt nonce ${receipt.nonce ?? '(none)'} is not the client's ${clientNonce ?? '(none)'}`);
   if (receipt.tee !== admission.tee || receipt.simulated !== admission.simulated) throw fault(`backend ${admission.backend}: receipt tee/simulated differ from the attested evidence`);
   if (!jose) {
     if (receipt.response_sha256 !== sha256hex(res.body)) throw fault(`backend ${admission.backend}: receipt response_sha256 is not the digest of the answer received`);

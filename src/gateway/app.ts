@@ -188,6 +188,13 @@ export function createApp(d: GatewayDeps): express.Express {
       } finally {
         b.inflight--;
       }
+      if (r.status === 409 && /"code":"ERR_(UNKNOWN_EVIDENCE|NOT_ATTESTED)"/.test(new TextDecoder().decode(r.body.subarray(0, 512)))) {
+        // The enclave no longer holds the evidence our admission relied on (it restarted, or other
+        // verifiers pushed it out): the admission is void. The request did not run, so another
+        // replica may take it; this one is re-attested.
+        d.pool.evict(b, 'the enclave no longer knows the evidence it was admitted with (restarted?)');
+        continue;
+      }
       if (r.status !== 200) {
         // The enclave's own OIP error (bad tensor, unknown model): no answer to vouch for.
         res.status(r.status).type('application/json').send(Buffer.from(r.body));
@@ -195,10 +202,15 @@ export function createApp(d: GatewayDeps): express.Express {
       }
       let checked;
       try {
-        checked = await checkAnswer(admission, body, r, jose);
+        checked = await checkAnswer(admission, body, r, jose, nonce);
+        // A receipt id seen before is a replayed answer, not one computed for this request.
+        if ((await d.store.getReceipt(checked.receipt.id)) !== undefined) {
+          throw new AppError('ERR_RECEIPT_INVALID', `backend ${b.name}: receipt ${checked.receipt.id} was already used (a replayed answer)`, { expose: true });
+        }
       } catch (e: unknown) {
-        d.pool.evict(b, e instanceof Error ? e.message : String(e));
-        d.log.error('backend answer refused; backend evicted', { backend: b.name, reason: e instanceof Error ? e.message : String(e) });
+        if (!AppError.is(e) || e.code !== 'ERR_RECEIPT_INVALID') throw e;
+        d.pool.evict(b, e.message);
+        d.log.error('backend answer refused; backend evicted', { backend: b.name, reason: e.message });
         throw e;
       }
       const now = d.now();
@@ -260,7 +272,8 @@ export function createApp(d: GatewayDeps): express.Express {
     if (t === 'entity.too.large') err = new AppError('ERR_BODY_TOO_LARGE', `request body exceeds the limit of ${d.maxBodyBytes} bytes`);
     else if (t === 'request.aborted' || t === 'request.size.invalid') err = new AppError('ERR_BAD_REQUEST', 'request body could not be read');
     const { status, body } = toErrorResponse(err);
-    if (status >= 500 && !AppError.is(err)) d.log.error('internal error', { error: e instanceof Error ? e.message : String(e) });
+    // The client may see only a fixed message for a 5xx; the log always gets the real one.
+    if (status >= 500) d.log.error('request failed', { code: body.error.code, error: e instanceof Error ? e.message : String(e) });
     if (res.headersSent) return;
     res.status(status).json(body);
   });
