@@ -14,7 +14,7 @@ const command = process.argv[2];
 if (command === 'enclave') {
   const { enclaveMain } = await import('../enclave/main.ts');
   process.exitCode = await enclaveMain(process.argv.slice(3));
-} else if (command === 'start' || command === 'gateway' || command === 'keys') {
+} else if (command === 'start' || command === 'gateway' || command === 'keys' || command === 'log') {
   // The gateway and its store live apart from the verifier CLI (src/cli), which stays free of them.
   const { gatewayMain } = await import('../src/gateway/main.ts');
   process.exitCode = await gatewayMain(command, process.argv.slice(3));

@@ -107,6 +107,14 @@ export interface StoreOptions {
   readonly path: string;
   /** Cap on the database size in bytes (SQLite max_page_count); reaching it is ERR_LOG_IO. */
   readonly maxBytes?: number;
+  /**
+   * Open an existing log for reading only (export, inspection): no tables are created, no pragma
+   * is changed, and every write fails with ERR_LOG_IO (SQLITE_READONLY). It holds SQLite's shared
+   * lock only while a read runs, never the lifetime exclusive lock of a writer; while a gateway
+   * runs on the file (holding that exclusive lock), opening or reading fails with ERR_LOG_IO
+   * (SQLITE_BUSY).
+   */
+  readonly readOnly?: boolean;
 }
 
 export interface EntryRow {
@@ -204,6 +212,25 @@ function checkpointRow(r: Row): CheckpointRow {
   return { size: num(r[0]), root: bytes(r[1]), note, timestamp: num(r[3]) };
 }
 
+/**
+ * A read-only connection to an existing log file. Not in EXCLUSIVE locking mode: SQLite cannot
+ * take that lock on a read-only connection (SQLITE_IOERR_LOCK), and readers of a WAL file share
+ * the writer's protocol anyway. SQLite may create the -shm index beside the file (as any reader
+ * of a WAL database does); a later gateway start is unaffected by it.
+ */
+function openReadOnly(path: string): Database.Database {
+  // fileMustExist: a mistyped path must not leave an empty database behind.
+  const d = new Database(path, { timeout: 0, readonly: true, fileMustExist: true });
+  try {
+    const mode: unknown = d.pragma('journal_mode', { simple: true });
+    if (mode !== 'wal') throw new LogError('ERR_LOG_INCONSISTENT', `${path} has journal_mode ${String(mode)}, want wal: it was not written by attestgate`);
+    return d;
+  } catch (e: unknown) {
+    d.close();
+    throw e;
+  }
+}
+
 export function openStore(options: StoreOptions): LogStore {
   const { path } = options;
   const guard = <T>(action: string, fn: () => T): T => {
@@ -215,6 +242,7 @@ export function openStore(options: StoreOptions): LogStore {
   };
 
   const db = guard('opening the log database', () => {
+    if (options.readOnly === true) return openReadOnly(path);
     // timeout 0: a lock held by another process is an error now, not a hang at startup.
     const d = new Database(path, { timeout: 0 });
     try {

@@ -12,7 +12,10 @@ import { verifyEvidence, type AmdProduct, type CollateralFile } from '../../atte
 import { TEE_KINDS, type EvidenceResult, type TeeKind } from '../../attestation/result.ts';
 import { dcapCollateralNeeds } from '../../attestation/intel/request.ts';
 import { createPcsProvider, type UpdateType } from '../collateral/pcs.ts';
+import { AUDIT_USAGE, auditCommand } from './audit.ts';
 import { runDemo } from './demo.ts';
+import { CALL_USAGE, callCommand } from './call.ts';
+import { VERIFY_USAGE, verifyCommand } from './verify.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_REJECTED = 1;
@@ -35,7 +38,7 @@ const USAGE = `usage:
       --pcs fetches Intel DCAP collateral from an Intel PCS (v4) or a PCCS at that base URL when
       no collateral bundle is given
   attestgate demo            verify the sample evidence bundled in test/fixtures, step by step
-`;
+${VERIFY_USAGE}${CALL_USAGE}${AUDIT_USAGE.replace(/^usage:\n/, '')}`;
 
 async function readCollateral(paths: readonly string[]): Promise<CollateralFile[]> {
   const out: CollateralFile[] = [];
@@ -158,6 +161,13 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         return await verifyEvidenceCommand(rest, io);
       case 'demo':
         return await runDemo(io);
+      case 'verify':
+        return await verifyCommand(rest, io);
+      case 'call':
+        return await callCommand(rest, io);
+      case 'audit':
+        // A progress bar only when stderr is the real terminal, never into a caller's Io.
+        return await auditCommand(rest, io, io === stdio && process.stderr.isTTY);
       case undefined:
       case 'help':
       case '--help':

@@ -4,11 +4,13 @@
  *   attestgate start            the demo: one simulated enclave (a separate process) + the gateway
  *   attestgate gateway          the gateway from a configuration file and the environment
  *   attestgate keys ...         API keys in the gateway's store
+ *   attestgate log export ...   a copy of the transparency log for auditors (src/audit/export.ts)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LOG_USAGE, logCommand } from '../audit/export.ts';
 import { runKeysCommand } from '../cli/keys.ts';
 import { loadConfig } from '../config/load.ts';
 import { parseConfig, type Config } from '../config/schema.ts';
@@ -25,7 +27,7 @@ const GATEWAY_USAGE = `usage:
   attestgate gateway [--config <file>]
       the gateway from a configuration file (ATTESTGATE_CONFIG) and the environment
   attestgate keys create <tenant> | list | revoke <id> [--config <file>] [--json]
-`;
+${LOG_USAGE}`;
 
 function waitSignal(): Promise<void> {
   return new Promise((res) => {
@@ -155,6 +157,8 @@ function int(v: string | undefined, name: string, def: number): number {
 }
 
 export async function gatewayMain(command: string, argv: readonly string[]): Promise<number> {
+  // The log's files, not the gateway: its own arguments, no configuration or logger.
+  if (command === 'log') return logCommand(argv, { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) });
   let values;
   try {
     ({ values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, tee: { type: 'string' }, json: { type: 'boolean' } }, strict: true, allowPositionals: command === 'keys' }));

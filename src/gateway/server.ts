@@ -110,7 +110,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   });
   log.info('transparency log open', { origin: glog.tlog.origin, size: glog.tlog.size(), verifier_key: glog.tlog.verifierKey });
   const audit: AuditLog = glog;
-  if (key.created) await audit.append('key', { event: 'gateway_key_created', kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString() });
+  // The key that will sign EAR results and countersignatures is logged at every start (its birth,
+  // or that it is in use again), so an auditor can check every later signature against the log.
+  await audit.append('key', { event: key.created ? 'gateway_key_created' : 'gateway_key_in_use', kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString() });
   const metrics = createGatewayMetrics();
 
   const record = async (a: Admission): Promise<void> => {
@@ -121,12 +123,15 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     const collateral = await Promise.all(a.collateral.map(async (c) => ({ name: c.name, sha256: await store.putBlob(c.bytes) })));
     for (const c of a.collateral) glog.tlog.putBlob(c.bytes);
     const rec = attestationRecord(a, digest, { ...(evidence === undefined ? {} : { evidence }), collateral });
+    const verifiedAt = new Date(now()).toISOString();
     await store.putAttestation({ id: a.id, backend: a.backend, created_at: a.createdAt, verdict: a.status, ear_jwt: a.ear ?? '', evidence_sha256: a.evidenceSha256 ?? '', record_json: JSON.stringify(rec) });
     {
       await audit.append('attestation', {
         id: a.id,
         backend: a.backend,
         time: new Date(a.createdAt).toISOString(),
+        verified_at: verifiedAt,
+        tee: a.tee ?? null,
         verdict: a.status,
         reasons: a.reasons,
         evidence_sha256: a.evidenceSha256 ?? null,

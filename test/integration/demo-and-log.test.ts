@@ -58,7 +58,7 @@ describe('npm start (the demo)', () => {
     expect(out).toMatch(/SIMULATED TEE \(sim-tdx\)/);
     const curl = new RegExp(`curl -s -D - ${url}/v2/models/iris/infer -H 'content-type: application/json' -d '([^']+)'`).exec(out);
     expect(curl).not.toBeNull();
-    const r = await fetch(`${url}/v2/models/iris/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: curl![1] });
+    const r = await fetch(`${url}/v2/models/iris/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: curl![1]! });
     expect(r.status).toBe(200);
     expect(r.headers.get('attestgate-receipt')).toMatch(/^ey/);
     expect(r.headers.get('attestgate-countersignature')).toMatch(/^ey/);
