@@ -5,6 +5,7 @@
  */
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../errors.ts';
+import { TAG, bitStringBytes, decodeOid, readDer } from './der.ts';
 
 export type SignatureAlgorithm =
   | 'ecdsa-p256-sha256'
@@ -60,8 +61,41 @@ function ecJwk(spki: Uint8Array): { kty: 'EC'; crv: string; x: string; y: string
   return undefined;
 }
 
+const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
+const EC_FIELD_BYTES: Readonly<Record<string, number>> = { '1.2.840.10045.3.1.7': 32, '1.3.132.0.34': 48, '1.3.132.0.35': 66 };
+
+/**
+ * An EC key's point must be a real point encoding (uncompressed 04||X||Y, compressed 02/03||X,
+ * or hybrid 06/07||X||Y) of its curve's size, checked BEFORE OpenSSL sees it: Node 20 imports an
+ * SPKI whose point is the point at infinity (the single byte 00) and then aborts the whole
+ * process (a native assertion, not an exception) when the key's details are read. Certificates
+ * in evidence are attacker-controlled, so this would let anyone crash the gateway.
+ */
+function checkEcPoint(spki: Uint8Array): void {
+  const { reader, top } = readDer(spki, 'public key', 'malformed_key');
+  if (top.tag !== TAG.SEQUENCE) reader.fail('SubjectPublicKeyInfo is not a SEQUENCE');
+  const r = reader.children(top);
+  const alg = r.expect(TAG.SEQUENCE, 'algorithm');
+  const bits = bitStringBytes(r, r.expect(TAG.BIT_STRING, 'subjectPublicKey'));
+  r.end('SubjectPublicKeyInfo');
+  const a = r.children(alg);
+  if (decodeOid(a.expect(TAG.OID, 'algorithm').value) !== EC_PUBLIC_KEY_OID) return;
+  const params = a.optional(TAG.OID);
+  const n = params === undefined ? undefined : EC_FIELD_BYTES[decodeOid(params.value)];
+  if (n === undefined) return; // an unnamed or unknown curve: OpenSSL refuses it on import
+  const first = bits[0];
+  const ok = ((first === 0x04 || first === 0x06 || first === 0x07) && bits.length === 1 + 2 * n) || ((first === 0x02 || first === 0x03) && bits.length === 1 + n);
+  if (!ok) r.fail(`EC public key is not a point of its curve (${bits.length} bytes, first 0x${(first ?? 0).toString(16)})`);
+}
+
 function importSpkiSync(spki: Uint8Array): PublicKey {
   let key: KeyObject;
+  try {
+    checkEcPoint(spki);
+  } catch (e: unknown) {
+    // Same words as an OpenSSL refusal (and as crypto-web.ts): key failures say little.
+    throw new VerificationError('ERR_EVIDENCE_MALFORMED', 'public key is not a valid SubjectPublicKeyInfo', { reason: 'malformed_key', cause: e });
+  }
   try {
     // OpenSSL checks that the point is on the curve in both paths.
     const jwk = ecJwk(spki);

@@ -112,3 +112,26 @@ describe('digests', () => {
     }
   });
 });
+
+describe('EC points are checked before OpenSSL sees them', () => {
+  // Node 20 imports an SPKI whose point is the point at infinity and then aborts the process when
+  // the key's details are read: a crafted certificate in evidence must get a typed error instead.
+  it('refuses the point at infinity, truncated and oversized points, with ERR_EVIDENCE_MALFORMED', async () => {
+    const { generateKeyPairSync: gen } = await import('node:crypto');
+    const { importSpki: imp } = await import('../../../../attestation/common/crypto.ts');
+    for (const curve of ['P-256', 'P-384'] as const) {
+      const good = new Uint8Array(gen('ec', { namedCurve: curve }).publicKey.export({ type: 'spki', format: 'der' }));
+      const algLen = (good[3] ?? 0) + 2;
+      const alg = good.subarray(2, 2 + algLen);
+      const spkiWith = (point: Uint8Array): Uint8Array => {
+        const bit = Uint8Array.from([0x03, point.length + 1, 0x00, ...point]);
+        const body = Uint8Array.from([...alg, ...bit]);
+        return Uint8Array.from([0x30, body.length, ...body]);
+      };
+      for (const point of [Uint8Array.of(0x00), Uint8Array.of(0x04), new Uint8Array(65).fill(0), Uint8Array.of(0x04, ...new Uint8Array(10))]) {
+        await expect(imp(spkiWith(point))).rejects.toMatchObject({ code: 'ERR_EVIDENCE_MALFORMED', reason: 'malformed_key' });
+      }
+      await expect(imp(good)).resolves.toMatchObject({ kind: 'ec' });
+    }
+  });
+});
