@@ -123,12 +123,12 @@ async function callBody(args: string[], io: Io): Promise<number> {
     allowSimulated: common.allowSimulated,
   });
   if (values.json === true) {
-    io.out(`${reportJson(report, common.policy !== undefined)}\n`);
+    io.out(`${reportJson(report)}\n`);
   } else {
     io.out(report.ok ? `outputs of ${model}:\n` : `outputs of ${model} (NOT VERIFIED: do not rely on them):\n`);
     for (const line of describeOutputs(report.response ?? new TextEncoder().encode(text))) io.out(`${line}\n`);
     io.out('checks:\n');
-    printReport(io, report, common.policy !== undefined);
+    printReport(io, report);
     if (values.out !== undefined) io.out(`answer: written to ${values.out}\n`);
   }
   return report.ok ? EXIT_OK : EXIT_REJECTED;

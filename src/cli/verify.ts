@@ -98,13 +98,20 @@ export async function commonOptions(values: { policy?: string | undefined; 'trus
 }
 
 /** The checklist, the simulated warning, the policy note and the verdict. */
-export function printReport(io: Io, report: Report, policyGiven: boolean): void {
+const POLICY_NOTE: Readonly<Record<Report['policySource'], string | undefined>> = {
+  given: undefined,
+  gateway: 'policy: not given — appraised against the policy the gateway publishes (GET /v1/policy), whose digest its record names (pass --policy to pin measurements and models yourself)',
+  none: 'policy: not given — evidence checked to the vendor root only (pass --policy to pin measurements and models)',
+};
+
+export function printReport(io: Io, report: Report): void {
   const width = Math.max(...report.steps.map((s) => s.name.length));
   for (const s of report.steps) {
     io.out(`  ${MARK[s.status]} ${s.name.padEnd(width)}  ${s.detail}${s.code === undefined ? '' : ` [${s.code}]`}\n`);
   }
   if (report.simulated) io.out('simulated: this answer comes from attestgate\'s SIMULATED TEE: it proves that the code paths work, nothing about hardware\n');
-  if (!policyGiven) io.out('policy: not given — evidence checked to the vendor root only (pass --policy to pin measurements and models)\n');
+  const note = POLICY_NOTE[report.policySource];
+  if (note !== undefined) io.out(`${note}\n`);
   const failed = report.steps.filter((s) => s.status === 'failed').map((s) => s.name);
   const skipped = report.steps.filter((s) => s.status === 'skipped').length;
   io.out(
@@ -115,12 +122,13 @@ export function printReport(io: Io, report: Report, policyGiven: boolean): void 
 }
 
 /** The report as one JSON line (bytes as text where they are text). */
-export function reportJson(report: Report, policyGiven: boolean): string {
+export function reportJson(report: Report): string {
   return JSON.stringify({
     verdict: report.ok ? 'verified' : 'not_verified',
     ok: report.ok,
     simulated: report.simulated,
-    policy_given: policyGiven,
+    policy_given: report.policySource === 'given',
+    policy_source: report.policySource,
     attestation_id: report.attestationId ?? null,
     steps: report.steps,
     receipt: report.receipt ?? null,
@@ -200,8 +208,8 @@ async function verifyBody(args: string[], io: Io): Promise<number> {
     ...(bundle === undefined ? {} : { attestation: bundle.attestation, gatewayJwks: bundle.jwks, ...(bundle.proof === undefined ? {} : { proof: bundle.proof }) }),
     ...(values['log-key'] === undefined ? {} : { trustedLogKey: values['log-key'] }),
   });
-  if (values.json === true) io.out(`${reportJson(report, common.policy !== undefined)}\n`);
-  else printReport(io, report, common.policy !== undefined);
+  if (values.json === true) io.out(`${reportJson(report)}\n`);
+  else printReport(io, report);
 
   const out = values['save-bundle'];
   if (out !== undefined && values.gateway !== undefined) {

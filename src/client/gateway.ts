@@ -5,6 +5,7 @@
  * URL. A failure is a StepFailure with the caller's "unavailable" code, so the step that needed the
  * document fails and says why.
  */
+import { parsePolicy, type Policy } from '../../attestation/policy/schema.ts';
 import type { AnswerCache } from './cache.ts';
 import { parseAttestationRecord, parseJwks, parseProofBundle, type AttestationRecord, type Jwks, type ProofBundle } from './record.ts';
 import { StepFailure } from './report.ts';
@@ -69,6 +70,22 @@ export class GatewayClient {
   record(id: string): Promise<AttestationRecord> {
     if (!UUID.test(id)) return Promise.reject(new StepFailure('ERR_RECORD_MISMATCH', `attestation id ${JSON.stringify(id.slice(0, 80))} is not a UUID`));
     return this.cache.memo(`record|${this.base}|${id}`, async () => parseAttestationRecord(await this.#json(`/v1/attestations/${id}`, 'ERR_RECORD_UNAVAILABLE', MAX_RECORD)));
+  }
+
+  /** The appraisal policy the gateway publishes (GET /v1/policy), parsed with the closed schema. */
+  policy(): Promise<{ policy: Policy; digest: string }> {
+    return this.cache.memo(`policy|${this.base}`, async () => {
+      const raw = await this.#json('/v1/policy', 'ERR_POLICY_UNAVAILABLE', MAX_SMALL);
+      const o = raw as { policy?: unknown; digest?: unknown };
+      if (typeof o.digest !== 'string' || typeof o.policy !== 'object' || o.policy === null) throw new StepFailure('ERR_POLICY_UNAVAILABLE', 'GET /v1/policy did not answer {policy, digest}');
+      let policy: Policy;
+      try {
+        policy = parsePolicy(o.policy);
+      } catch (e: unknown) {
+        throw new StepFailure('ERR_POLICY_UNAVAILABLE', `the gateway's published policy does not load: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      return { policy, digest: o.digest };
+    });
   }
 
   /** The gateway's key set; `refresh` fetches it again (a key it did not list before). */

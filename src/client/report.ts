@@ -96,7 +96,15 @@ export interface Report {
   readonly response?: Uint8Array;
   /** The attestation the answer relied on. */
   readonly attestationId?: string;
+  /**
+   * Whose policy the policy step appraised against: the caller's, the one the gateway publishes
+   * (no policy given, a gateway to ask), or none (no policy given, offline: evidence checked to the
+   * vendor root only).
+   */
+  readonly policySource: PolicySource;
 }
+
+export type PolicySource = 'given' | 'gateway' | 'none';
 
 /** What a step's body returns; a throw is turned into a failure by the runner. */
 export type StepOutcome =
@@ -151,9 +159,9 @@ export class Checklist {
     this.#done.set(name, { name, ok, status: out.status, detail: out.detail, ...('code' in out ? { code: out.code } : {}) });
   }
 
-  report(simulated: boolean, extra: Pick<Report, 'receipt' | 'response' | 'attestationId'> = {}): Report {
+  report(simulated: boolean, policySource: PolicySource, extra: Pick<Report, 'receipt' | 'response' | 'attestationId'> = {}): Report {
     const steps = STEP_NAMES.map((name): StepReport => this.#done.get(name) ?? { name, ok: false, status: 'skipped', detail: 'skipped: not reached' });
-    return { ok: steps.every((s) => s.ok), simulated, steps, ...extra };
+    return { ok: steps.every((s) => s.ok), simulated, steps, policySource, ...extra };
   }
 }
 

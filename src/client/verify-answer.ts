@@ -53,7 +53,7 @@ import { equalText, fromBase64Strict, fromBase64Url, sha256, sha256Hex, toBase64
 import { GatewayClient, gatewayBase, type FetchFn } from './gateway.ts';
 import { checkInclusion, verifiedCheckpoint } from './log.ts';
 import { parseAttestationRecord, type AttestationRecord, type Jwk, type Jwks, type ProofBundle } from './record.ts';
-import { Checklist, StepFailure, failed, notChecked, outcomeOf, passed, type Report, type StepOutcome } from './report.ts';
+import { Checklist, StepFailure, failed, notChecked, outcomeOf, passed, type PolicySource, type Report, type StepOutcome } from './report.ts';
 
 export interface VerifyAnswerInput {
   /** The answer: a plain answer (headers + body, or a capture) or the General JSON JWS. */
@@ -424,13 +424,25 @@ export async function verifyAnswer(input: VerifyAnswerInput): Promise<Report> {
 
   // 11. The caller's policy, at the record's time.
   await c.run('policy', ['attestation_evidence'], async () => {
-    const p = input.policy;
-    if (p === undefined) return notChecked('not given — evidence checked to the vendor root only');
     const r = must(record);
     const res = must(result);
-    const digest = await cache.parsedOnce(p, () => policyDigest(p));
-    const appraisal = await cache.memo(`appraisal|${digest}|${anchors}|${rkey}`, () => Promise.resolve(appraise(res, p, { at: new Date(r.created_at), models: r.models })));
-    return appraisalOutcome(appraisal, p, digest === r.policy_digest);
+    let p = input.policy;
+    if (p === undefined) {
+      // No policy of the caller's: appraise against the one the gateway publishes, and say so. Its
+      // digest must be the one the gateway's record names, or the gateway used another policy.
+      if (gw === undefined) return notChecked('not given — evidence checked to the vendor root only');
+      const published = await gw.policy();
+      const digestOfPublished = await policyDigest(published.policy);
+      if (digestOfPublished !== published.digest || digestOfPublished !== r.policy_digest) {
+        throw new StepFailure('ERR_POLICY_MISMATCH', `the gateway publishes policy ${digestOfPublished}, but its record was appraised under ${r.policy_digest}`);
+      }
+      p = published.policy;
+    }
+    const pol = p;
+    const digest = await cache.parsedOnce(pol, () => policyDigest(pol));
+    const appraisal = await cache.memo(`appraisal|${digest}|${anchors}|${rkey}`, () => Promise.resolve(appraise(res, pol, { at: new Date(r.created_at), models: r.models })));
+    const outcome = appraisalOutcome(appraisal, pol, digest === r.policy_digest);
+    return input.policy === undefined && outcome.status === 'passed' ? { ...outcome, detail: `${outcome.detail}; no policy given: appraised against the policy the gateway publishes (GET /v1/policy)` } : outcome;
   });
 
   // 12. The gateway's attestation result for this evidence.
@@ -533,7 +545,8 @@ export async function verifyAnswer(input: VerifyAnswerInput): Promise<Report> {
   });
 
   const simulated = result?.simulated === true || record?.simulated === true || signed?.receipt.simulated === true;
-  return c.report(simulated, {
+  const policySource: PolicySource = input.policy !== undefined ? 'given' : gw !== undefined ? 'gateway' : 'none';
+  return c.report(simulated, policySource, {
     ...(signed === undefined ? {} : { receipt: signed.receipt, response: signed.response }),
     ...(record === undefined ? {} : { attestationId: record.id }),
   });

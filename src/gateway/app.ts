@@ -5,6 +5,9 @@
  *     POST /v2/models/{name}[/versions/{v}]/infer (authenticated, rate limited, size limited)
  *   /v1/attestations/{id}   the EAR token, evidence and collateral of one attestation
  *   /v1/receipts/{id}       a receipt with the gateway's countersignature (and log proof)
+ *   /v1/policy              the appraisal policy in force, normalised, with its digest (clients
+ *                           that bring no policy of their own appraise against it, and check that
+ *                           its digest is the one each attestation record names)
  *   /.well-known/jwks.json  the gateway key and every admitted enclave key
  *   /metrics                Prometheus text
  *   /v1/log/*               the transparency log (mounted by the caller)
@@ -22,6 +25,7 @@ import { AppError, toErrorResponse } from '../errors.ts';
 import type { Logger } from '../obs/log.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../obs/metrics.ts';
 import type { GatewayMetrics } from '../obs/metrics.ts';
+import type { Policy } from '../../attestation/policy/schema.ts';
 import type { GatewayKey } from '../signing/keys.ts';
 import type { Store } from '../store/store.ts';
 import { checkAnswer, countersign } from './answer.ts';
@@ -53,6 +57,8 @@ export interface GatewayDeps {
   readonly demo: boolean;
   readonly maxBodyBytes: number;
   readonly receipts: ReceiptSink;
+  /** The policy every admission is appraised under, and its digest (attestation/policy/digest.ts). */
+  readonly policy: { readonly policy: Policy; readonly digest: string };
   /** Extra routers (the transparency log) mounted before the error handler. */
   readonly mount?: (app: express.Express) => void;
 }
@@ -237,6 +243,9 @@ export function createApp(d: GatewayDeps): express.Express {
   app.post('/v2/models/:name/versions/:version/infer', authMw, raw, wrap(infer));
 
   // ---- records -------------------------------------------------------------------------------
+  app.get('/v1/policy', (_req, res) => {
+    res.set('cache-control', 'no-cache').json({ name: d.policy.policy.name, digest: d.policy.digest, policy: d.policy.policy });
+  });
   app.get(
     '/v1/attestations/:id',
     wrap(async (req, res) => {

@@ -25,6 +25,7 @@ import { createCollateralSource } from './collateral.ts';
 import { EnclaveClient } from './enclave-client.ts';
 import { BackendPool } from './pool.ts';
 import { loadTrust } from './trust.ts';
+import { webRouter } from '../web/routes.ts';
 
 export const GATEWAY_BUILD = 'attestgate/0.1.0';
 
@@ -217,8 +218,10 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     demo: config.demo,
     maxBodyBytes: config.limits.max_body_bytes,
     receipts,
+    policy: { policy, digest },
     mount: (app) => {
       app.use(logRouter(glog));
+      app.use(webRouter({ simulatedRoots: config.trust.simulated_roots, dataDir: config.data_dir, log }));
       app.get('/v1/receipts/:id/proof', (req, res, next) => {
         const id = req.params['id'];
         store

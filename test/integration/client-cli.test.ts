@@ -104,9 +104,10 @@ describe('attestgate call', () => {
     const out = join(work, 'answer.jws');
     const r = await cli('call', 'iris', '--input', req, '--gateway', gw.url, ...sim(), '--jose', '--out', out, '--json');
     expect(r.status, r.out + r.err).toBe(0);
-    const j = JSON.parse(r.out) as { ok: boolean; simulated: boolean; policy_given: boolean; steps: { name: string; status: string }[] };
-    expect(j).toMatchObject({ ok: true, simulated: true, policy_given: false });
-    expect(j.steps.find((s) => s.name === 'policy')?.status).toBe('not_checked');
+    const j = JSON.parse(r.out) as { ok: boolean; simulated: boolean; policy_given: boolean; policy_source: string; steps: { name: string; status: string; detail: string }[] };
+    expect(j).toMatchObject({ ok: true, simulated: true, policy_given: false, policy_source: 'gateway' });
+    // No --policy: appraised against the policy the gateway publishes, and the step says so.
+    expect(j.steps.find((s) => s.name === 'policy')).toMatchObject({ status: 'passed', detail: expect.stringMatching(/appraised against the policy the gateway publishes/) as unknown });
     expect(JSON.parse(await readFile(out, 'utf8'))).toHaveProperty('signatures');
     const v = await cli('verify', out, '--gateway', gw.url, ...sim(), '--request', req);
     expect(v.status, v.out + v.err).toBe(0);
@@ -136,11 +137,11 @@ describe('attestgate verify', () => {
     expect(r.status, r.out + r.err).toBe(0);
   }, 60_000);
 
-  it('against the gateway, without a policy: exit 0, and says no policy was given', async () => {
+  it('against the gateway, without a policy: appraised against the policy the gateway publishes, exit 0, and says so', async () => {
     const r = await cli('verify', answer, '--gateway', gw.url, ...sim(), '--request', req);
     expect(r.status, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/– policy +not given — evidence checked to the vendor root only/);
-    expect(r.out).toMatch(/^policy: not given — evidence checked to the vendor root only/m);
+    expect(r.out).toMatch(/✓ policy +policy attestgate-demo \(the gateway's own\): .*appraised against the policy the gateway publishes/);
+    expect(r.out).toMatch(/^policy: not given — appraised against the policy the gateway publishes/m);
     expect(r.out).toMatch(/^simulated: /m);
     expect(r.out).toMatch(/verdict: VERIFIED \(simulated\)/);
   });

@@ -18,6 +18,8 @@ import { join } from 'node:path';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, generalVerify, importJWK, jwtVerify, type GeneralJWSInput, type JSONWebKeySet, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrustAnchor } from '../../attestation/common/x509.ts';
+import { policyDigest } from '../../attestation/policy/digest.ts';
+import { parsePolicy } from '../../attestation/policy/schema.ts';
 import { verifyEvidence } from '../../attestation/registry.ts';
 import type { EvidenceResult, TeeKind } from '../../attestation/result.ts';
 import { parseReceiptClaims, type ReceiptClaims } from '../../attestation/receipt.ts';
@@ -193,6 +195,18 @@ describe('a gateway in front of the four simulated TEEs (demo policy)', () => {
     const claims = rec.checks.map((c) => c.claim);
     const want: Record<TeeKind, string[]> = { sgx: ['mrenclave', 'mrsigner'], tdx: ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3'], 'sev-snp': ['measurement', 'vmpl'], nitro: ['pcrs.0', 'pcrs.1', 'pcrs.2'] };
     for (const c of [...want[tee], 'simulated', 'debug']) expect(claims, c).toContain(c);
+  });
+
+  it('publishes its policy at /v1/policy: normalised, loadable again, and with the digest every record names', async () => {
+    const a = await call(`${g.url}/v1/policy`);
+    expect(a.status, a.text).toBe(200);
+    const body = a.json as { name: string; digest: string; policy: unknown };
+    expect(body.name).toBe('attestgate-demo');
+    const reparsed = parsePolicy(body.policy);
+    expect(plain(reparsed)).toEqual(body.policy);
+    expect(await policyDigest(reparsed)).toBe(body.digest);
+    const rec = await record(g.url, backendOf(g, 'enc-tdx').admission!.id);
+    expect(rec.policy_digest).toBe(body.digest);
   });
 
   it('answers plainly with the receipt, a countersignature naming the attestation, and the body the enclave signed', async () => {

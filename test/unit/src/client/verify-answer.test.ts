@@ -112,7 +112,22 @@ describe('happy paths', () => {
     expect(r.ok, JSON.stringify(r.steps, null, 1)).toBe(true);
     expect(step(r, 'attestation_record').detail).toMatch(/fetched from/);
     expect(step(r, 'log_inclusion').detail).toMatch(/trusted on first use/);
-    expect(cache.stats.fetches).toBe(4); // record, JWKS, proof, log key
+    // No policy given: the gateway's published policy is fetched, checked against the record's
+    // policy digest, and applied, and the report says whose policy it was.
+    expect(r.policySource).toBe('gateway');
+    expect(step(r, 'policy').detail).toMatch(/attestgate-demo \(the gateway's own\).*appraised against the policy the gateway publishes/);
+    expect(cache.stats.fetches).toBe(5); // record, policy, JWKS, proof, log key
+  });
+
+  it('online without a policy: a gateway whose published policy is not the one its record names fails the policy step', async () => {
+    const other: unknown = await (await fetch(`${fx.gw2.url}/v1/policy`)).json(); // gw2 runs the permissive policy
+    const swap: typeof fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (url.endsWith('/v1/policy')) return new Response(JSON.stringify(other));
+      return fetch(input, init);
+    };
+    const r = await verifyAnswer({ answer: a1.plain, gateway: fx.gw1.url, trustAnchors: fx.anchors, allowSimulated: true, fetch: swap });
+    expectFailed(r, 'policy', 'ERR_POLICY_MISMATCH', /record was appraised under/);
   });
 
   it('without a policy: policy is not checked, and says the evidence was checked to the vendor root only', async () => {
