@@ -177,6 +177,32 @@ describe('SqliteStore: records', () => {
     expect(await s.getReceipt('nope')).toBeUndefined();
   });
 
+  it('group-commits receipts: concurrent puts share a transaction, a write-once conflict fails only its own put, close commits what is queued', async () => {
+    const dir = freshDir();
+    const s = openStore(dir);
+    const many = Array.from({ length: 200 }, (_, i): ReceiptRecord => ({ ...rcp, id: `g-${i}` }));
+    const puts = many.map((r) => s.putReceipt(r));
+    // Nothing is committed before the event loop turns: a put resolves only after its commit.
+    const raw = new Database(join(dir, DB_FILE_NAME), { readonly: true });
+    const count = (): number => (raw.prepare('SELECT COUNT(*) AS n FROM receipts').get() as { n: number }).n;
+    expect(count()).toBe(0);
+    await Promise.all(puts);
+    expect(count()).toBe(200);
+    // In one batch: a conflicting write fails alone; the others in its batch commit.
+    const [ok1, bad, ok2] = await Promise.allSettled([s.putReceipt({ ...rcp, id: 'h-1' }), s.putReceipt({ ...many[0]!, body_json: '{"x":9}' }), s.putReceipt({ ...rcp, id: 'h-2' })]);
+    expect([ok1.status, bad.status, ok2.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((bad as PromiseRejectedResult).reason as AppError).code).toBe('ERR_INTERNAL');
+    expect(await s.getReceipt('h-2')).toMatchObject({ id: 'h-2' });
+    // Invalid input is refused at once, before any batch.
+    expect((await rejection(s.putReceipt({ ...rcp, id: '' }))).code).toBe('ERR_INTERNAL');
+    // close() commits a put that is still queued.
+    const last = s.putReceipt({ ...rcp, id: 'at-close' });
+    await s.close();
+    await last;
+    expect(count()).toBe(203);
+    raw.close();
+  });
+
   it('caches collateral: replaced by key, returned expired or not, as a plain Uint8Array copy', async () => {
     const s = openStore(MEMORY);
     const bytes = new Uint8Array([1, 2, 3, 4]);
