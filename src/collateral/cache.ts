@@ -14,9 +14,15 @@
  * Concurrent requests for one key share a single fetch (no thundering herd on the PCS), and the
  * number of entries is bounded (least recently used goes first). Time comes from the injected
  * clock only.
+ *
+ * With `persist` (the gateway's store), every fetched entry is also written there, and an entry
+ * that is not in memory (after a restart) is read back from it when the service cannot be reached:
+ * a gateway restarted during a PCS outage keeps admitting backends on collateral it already had,
+ * until that collateral expires, and not a moment longer. What comes back from the store is
+ * untrusted like anything else: it is parsed again and the verifier checks its signatures.
  */
 import { AttestationError, VerificationError } from '../../attestation/errors.ts';
-import type { DcapCollateral } from '../../attestation/intel/bundle.ts';
+import { toDcapCollateral, type DcapCollateral } from '../../attestation/intel/bundle.ts';
 import { fromHex } from '../../attestation/common/bytes.ts';
 import { parseCrl } from '../../attestation/common/crl.ts';
 import { storeLru } from './lru.ts';
@@ -34,6 +40,16 @@ export interface CollateralCacheOptions {
    * means "until the collateral expires".
    */
   readonly maxAgeMs?: number;
+  /** Where entries outlive the process (the gateway's SQLite store). */
+  readonly persist?: CollateralPersistence;
+  /** Told how each lookup was served: from the cache, by a fetch, or stale from the cache after a failed fetch. */
+  readonly onLookup?: (result: 'hit' | 'miss' | 'stale') => void;
+}
+
+/** The slice of the gateway's store the cache uses (src/store/store.ts). */
+export interface CollateralPersistence {
+  putCollateral(key: string, bytes: Uint8Array, expires_at: number): Promise<void>;
+  getCollateral(key: string): Promise<{ readonly bytes: Uint8Array; readonly expires_at: number } | undefined>;
 }
 
 export interface CollateralCache extends DcapCollateralProvider {
@@ -85,9 +101,10 @@ export function createCollateralCache(provider: DcapCollateralProvider, opts: Co
     } catch (e: unknown) {
       // Stale-if-error, but only within validity: the clock is read after the failed fetch, which
       // may have taken until a timeout, so an entry that expired meanwhile is not served.
-      const cached = entries.get(key);
+      const cached = entries.get(key) ?? (await fromPersisted(key));
       if (cached !== undefined && clock() < cached.expiresAt) {
         touch(key, cached);
+        opts.onLookup?.('stale');
         return cached.collateral;
       }
       if (cached !== undefined) entries.delete(key);
@@ -108,7 +125,31 @@ export function createCollateralCache(provider: DcapCollateralProvider, opts: Co
       return fresh;
     }
     store(key, { collateral: fresh, fetchedAt: now, refreshAt: Math.min(expiresAt, now + maxAgeMs), expiresAt });
+    if (opts.persist !== undefined) {
+      try {
+        await opts.persist.putCollateral(key, new TextEncoder().encode(JSON.stringify(fresh)), expiresAt);
+      } catch {
+        // The store failing costs only the restart case; the fetched collateral is still good.
+      }
+    }
     return fresh;
+  }
+
+  /** A persisted entry, parsed again and still within its validity; undefined otherwise. */
+  async function fromPersisted(key: string): Promise<Entry | undefined> {
+    if (opts.persist === undefined) return undefined;
+    try {
+      const row = await opts.persist.getCollateral(key);
+      if (row === undefined) return undefined;
+      const collateral = toDcapCollateral(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(row.bytes)));
+      // The expiry is recomputed from the collateral itself, never taken from the row.
+      const expiresAt = collateralExpiry(collateral);
+      const now = clock();
+      if (!(now < expiresAt)) return undefined;
+      return { collateral, fetchedAt: now, refreshAt: now, expiresAt };
+    } catch {
+      return undefined; // unreadable or malformed: as if absent (fail closed on the fetch error)
+    }
   }
 
   async function getDcapCollateral(req: DcapCollateralRequest): Promise<DcapCollateral> {
@@ -119,12 +160,14 @@ export function createCollateralCache(provider: DcapCollateralProvider, opts: Co
     if (cached !== undefined) {
       if (now < cached.refreshAt && now < cached.expiresAt) {
         touch(key, cached);
+        opts.onLookup?.('hit');
         return cached.collateral;
       }
       if (now >= cached.expiresAt) entries.delete(key);
     }
     const pending = inflight.get(key);
     if (pending !== undefined) return pending;
+    opts.onLookup?.('miss');
     const p = refresh(key, { tee: req.tee, fmspc: req.fmspc, ca: req.ca, update }).finally(() => {
       inflight.delete(key);
     });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { dcapCollateralNeeds } from '../../attestation/intel/request.ts';
 import { isDcapCollateral } from '../../attestation/intel/bundle.ts';
 import type { CollateralFile } from '../../attestation/registry.ts';
-import { createCollateralCache, type CollateralCache } from '../collateral/cache.ts';
+import { createCollateralCache, type CollateralCache, type CollateralPersistence } from '../collateral/cache.ts';
 import { createKdsClient, type KdsClient } from '../collateral/kds.ts';
 import { createPcsProvider } from '../collateral/pcs.ts';
 import type { CollateralConfig } from '../config/schema.ts';
@@ -45,7 +45,10 @@ async function readOptional(path: string): Promise<Uint8Array | undefined> {
 
 export interface CollateralSourceOptions {
   readonly config: CollateralConfig;
-  readonly onCache?: (hit: boolean) => void;
+  /** How each lookup was served: an offline bundle file or the cache (hit), a fetch (miss), or cached collateral while the service failed (stale). */
+  readonly onCache?: (result: 'hit' | 'miss' | 'stale') => void;
+  /** Keeps fetched collateral across restarts (the gateway's store). */
+  readonly persist?: CollateralPersistence;
   readonly fetch?: typeof fetch;
   /** The cache's clock (milliseconds); default Date.now. */
   readonly clock?: () => number;
@@ -61,7 +64,12 @@ export function createCollateralSource(o: CollateralSourceOptions): CollateralSo
   let intel: CollateralCache | undefined;
   let kds: KdsClient | undefined;
   if (c.mode === 'pcs') {
-    intel = createCollateralCache(createPcsProvider({ baseUrl: c.pccs_url ?? c.pcs_url, ...(o.fetch === undefined ? {} : { fetch: o.fetch }) }), { maxAgeMs: Infinity, ...(o.clock === undefined ? {} : { clock: o.clock }) });
+    intel = createCollateralCache(createPcsProvider({ baseUrl: c.pccs_url ?? c.pcs_url, ...(o.fetch === undefined ? {} : { fetch: o.fetch }) }), {
+      maxAgeMs: Infinity,
+      ...(o.clock === undefined ? {} : { clock: o.clock }),
+      ...(o.persist === undefined ? {} : { persist: o.persist }),
+      ...(o.onCache === undefined ? {} : { onLookup: o.onCache }),
+    });
     kds = createKdsClient({ baseUrl: c.kds_url, ...(o.fetch === undefined ? {} : { fetch: o.fetch }) });
   }
   return async (answer) => {
@@ -72,12 +80,11 @@ export function createCollateralSource(o: CollateralSourceOptions): CollateralSo
         const name = `${needs.tee}-${needs.fmspc.toLowerCase()}.json`;
         const bytes = await readOptional(join(bundleDir, name));
         if (bytes !== undefined) {
-          o.onCache?.(true);
+          o.onCache?.('hit');
           return [{ name, bytes }];
         }
       }
       if (intel === undefined) return [];
-      o.onCache?.(false);
       const bundle = await intel.getDcapCollateral({ tee: needs.tee, fmspc: needs.fmspc, ca: needs.ca });
       return [{ name: 'pcs-collateral.json', bytes: new TextEncoder().encode(JSON.stringify(bundle)) }];
     }

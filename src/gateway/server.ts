@@ -146,8 +146,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   const collateral = createCollateralSource({
     config: config.attestation.collateral,
-    onCache: (hit) => {
-      metrics.collateralCache.inc({ result: hit ? 'hit' : 'miss' });
+    persist: store,
+    onCache: (result) => {
+      metrics.collateralCache.inc({ result });
     },
   });
   const admit = async (client: EnclaveClient): Promise<Admission> => {

@@ -281,7 +281,7 @@ export function createGatewayMetrics(registry: Registry = new Registry()): Gatew
     ),
     backendAdmissions: registry.counter('attestgate_backend_admissions_total', 'Backends admitted after verification and appraisal.', ['backend']),
     backendRefusals: registry.counter('attestgate_backend_refusals_total', 'Backends refused, by reason (an error code).', ['backend', 'reason']),
-    collateralCache: registry.counter('attestgate_collateral_cache_total', 'Collateral cache lookups, by result (hit or miss).', ['result']),
+    collateralCache: registry.counter('attestgate_collateral_cache_total', 'Collateral lookups, by result: hit (cache or offline bundle), miss (fetched), stale (cached collateral served while the service failed).', ['result']),
     verificationDuration: registry.histogram(
       'attestgate_verification_duration_seconds',
       'Evidence verification duration in seconds, by TEE.',
