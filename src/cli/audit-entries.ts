@@ -124,8 +124,10 @@ function receipt(o: Obj): ReceiptEntry {
 
 function keyEvent(o: Obj): KeyEntry {
   const event = str(o, 'event', 64);
-  // `gateway_key_in_use` is logged at every start with an existing key: same fields, same trust.
-  if (event === 'gateway_key_created' || event === 'gateway_key_in_use') {
+  // `gateway_key_in_use` is logged at every start with an existing key, `gateway_key_rotated` at a
+  // start with another key than the last one logged (it also names previous_kid): same fields,
+  // same trust from that entry on.
+  if (event === 'gateway_key_created' || event === 'gateway_key_in_use' || event === 'gateway_key_rotated') {
     const alg = o['alg'];
     if (alg !== 'ES256' && alg !== 'EdDSA') throw new EntryError(`field "alg" is ${JSON.stringify(alg)}, want ES256 or EdDSA`);
     const jwk = o['jwk'];

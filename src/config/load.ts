@@ -32,6 +32,7 @@ const ENV_OVERRIDES: readonly { readonly name: string; readonly path: readonly s
   { name: 'ATTESTGATE_POLICY', path: ['policy'], kind: 'path' },
   { name: 'ATTESTGATE_LOG_LEVEL', path: ['log', 'level'], kind: 'string' },
   { name: 'ATTESTGATE_DEMO', path: ['demo'], kind: 'bool' },
+  { name: 'ATTESTGATE_LOG_ORIGIN', path: ['transparency_log', 'origin'], kind: 'string' },
 ];
 
 export const CONFIG_ENV_VARS: readonly string[] = ['ATTESTGATE_CONFIG', ...ENV_OVERRIDES.map((o) => o.name)];

@@ -71,6 +71,8 @@ export interface Config {
     readonly alg: SigningAlg;
   };
   readonly log: { readonly level: LogLevel };
+  /** The transparency log (src/audit): its origin line, fixed when the log file is created, and how often a checkpoint is signed when it grew (0: only on demand). */
+  readonly transparency_log: { readonly origin: string; readonly checkpoint_interval_s: number };
   /** Where the values came from, for the start-up log line. */
   readonly source: { readonly file: string | null; readonly env: readonly string[] };
 }
@@ -100,7 +102,12 @@ export const DEFAULTS = {
   'signing.key_file': '<data_dir>/gateway-key.pem',
   'signing.alg': 'ES256',
   'log.level': 'info',
+  'transparency_log.origin': 'attestgate.invalid/log',
+  'transparency_log.checkpoint_interval_s': 5,
 } as const;
+
+/** A C2SP checkpoint origin: printable ASCII, no spaces or '+' (it is also the note's key name). */
+const LOG_ORIGIN = /^[\x21-\x2a\x2c-\x7e]{1,200}$/;
 
 export interface ConfigIssue {
   /** Dotted path with [index] for arrays, e.g. `backends[1].url`; `(file)` for the file itself. */
@@ -294,7 +301,7 @@ export function parseConfig(raw: unknown, opts: ParseConfigOptions): Config {
   const ctx = new Ctx(opts.envOrigins ?? new Map());
   const base = opts.baseDir;
   const root = section(ctx, raw ?? {}, '', [
-    'listen', 'data_dir', 'demo', 'policy', 'trust', 'backends', 'attestation', 'limits', 'signing', 'log',
+    'listen', 'data_dir', 'demo', 'policy', 'trust', 'backends', 'attestation', 'limits', 'signing', 'log', 'transparency_log',
   ]);
 
   const listenO = section(ctx, field(root, 'listen'), 'listen', ['host', 'port']);
@@ -350,6 +357,18 @@ export function parseConfig(raw: unknown, opts: ParseConfigOptions): Config {
   const logO = section(ctx, field(root, 'log'), 'log', ['level']);
   const level = oneOf(ctx, logO, 'level', 'log', LOG_LEVELS, DEFAULTS['log.level']);
 
+  const tlogO = section(ctx, field(root, 'transparency_log'), 'transparency_log', ['origin', 'checkpoint_interval_s']);
+  let origin: string = DEFAULTS['transparency_log.origin'];
+  const originRaw = field(tlogO, 'origin');
+  if (originRaw !== undefined) {
+    const o = str(ctx, originRaw, 'transparency_log.origin');
+    if (o !== undefined) {
+      if (LOG_ORIGIN.test(o)) origin = o;
+      else ctx.issue('transparency_log.origin', `must be 1-200 printable ASCII characters without spaces or '+', got ${describe(o)}`);
+    }
+  }
+  const checkpointEvery = num(ctx, tlogO, 'checkpoint_interval_s', 'transparency_log', { min: 0, max: 86_400, integer: false }, DEFAULTS['transparency_log.checkpoint_interval_s']);
+
   if (ctx.issues.length > 0) throw new ConfigError(ctx.issues, opts.file ?? null);
 
   const config: Config = {
@@ -363,6 +382,7 @@ export function parseConfig(raw: unknown, opts: ParseConfigOptions): Config {
     limits: { max_body_bytes: maxBody, backend_timeout_ms: backendTimeout, rate: { per_second: perSecond, burst } },
     signing: { key_file: keyFile ?? join(dataDir, 'gateway-key.pem'), key_file_is_default: keyFile === undefined, alg },
     log: { level },
+    transparency_log: { origin, checkpoint_interval_s: checkpointEvery },
     source: { file: opts.file ?? null, env: [...new Set((opts.envOrigins ?? new Map<string, string>()).values())].sort() },
   };
   return deepFreeze(config);

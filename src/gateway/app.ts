@@ -4,7 +4,8 @@
  *   OIP v2 in front: /v2/health/live|ready, /v2, /v2/models, /v2/models/{name}[/versions/{v}],
  *     POST /v2/models/{name}[/versions/{v}]/infer (authenticated, rate limited, size limited)
  *   /v1/attestations/{id}   the EAR token, evidence and collateral of one attestation
- *   /v1/receipts/{id}       a receipt with the gateway's countersignature (and log proof)
+ *   /v1/receipts/{id}       a receipt as recorded: its JWS, digest, attestation, backend, model and
+ *                           log index (/v1/receipts/{id}/proof adds the offline proof bundle)
  *   /v1/policy              the appraisal policy in force, normalised, with its digest (clients
  *                           that bring no policy of their own appraise against it, and check that
  *                           its digest is the one each attestation record names)

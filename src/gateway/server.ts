@@ -4,9 +4,9 @@
  * receipts are written to the store (and the transparency log) before anything relies on them.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import { policyDigest } from '../../attestation/policy/digest.ts';
 import { parsePolicyText, type Policy } from '../../attestation/policy/schema.ts';
 import { openGatewayLog } from '../audit/gateway-log.ts';
@@ -35,9 +35,6 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
-/** The log origin (first line of every checkpoint); fixed when the log file is created. */
-export const DEFAULT_LOG_ORIGIN = 'attestgate.invalid/log';
-
 export interface RunningGateway {
   readonly url: string;
   readonly server: Server;
@@ -52,12 +49,22 @@ export interface RunningGateway {
 export interface GatewayOptions {
   readonly log?: Logger;
   readonly now?: () => number;
-  /** Log origin (default ATTESTGATE_LOG_ORIGIN or DEFAULT_LOG_ORIGIN). */
+  /** Log origin (default: config transparency_log.origin). */
   readonly logOrigin?: string;
-  /** Sign a checkpoint this often when the log grew (default 5 s). */
+  /** Sign a checkpoint this often when the log grew (default: config transparency_log.checkpoint_interval_s). */
   readonly checkpointEveryMs?: number;
   /** Retry a refused backend after this long (default 5 s). */
   readonly retryMs?: number;
+}
+
+/** A small text file's trimmed content, or undefined when it does not exist. */
+async function readOptionalText(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (e: unknown) {
+    if ((e as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw e;
+  }
 }
 
 export async function loadPolicy(path: string): Promise<Policy> {
@@ -105,15 +112,23 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   if (config.demo) log.warn('DEMO MODE: requests from loopback need no API key');
   const glog = await openGatewayLog({
     dataDir: config.data_dir,
-    origin: opts.logOrigin ?? process.env['ATTESTGATE_LOG_ORIGIN'] ?? DEFAULT_LOG_ORIGIN,
-    ...(opts.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: opts.checkpointEveryMs }),
+    origin: opts.logOrigin ?? config.transparency_log.origin,
+    checkpointEveryMs: opts.checkpointEveryMs ?? Math.round(config.transparency_log.checkpoint_interval_s * 1000),
     now,
   });
   log.info('transparency log open', { origin: glog.tlog.origin, size: glog.tlog.size(), verifier_key: glog.tlog.verifierKey });
   const audit: AuditLog = glog;
   // The key that will sign EAR results and countersignatures is logged at every start (its birth,
   // or that it is in use again), so an auditor can check every later signature against the log.
-  await audit.append('key', { event: key.created ? 'gateway_key_created' : 'gateway_key_in_use', kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString() });
+  // A key other than the one logged at the last start (the operator replaced or removed the key
+  // file) is logged as a rotation naming the previous kid, so an auditor sees when signatures by
+  // the old key must stop.
+  const kidFile = join(config.data_dir, 'gateway-key.logged-kid');
+  const previousKid = await readOptionalText(kidFile);
+  const event = previousKid !== undefined && previousKid !== key.kid ? 'gateway_key_rotated' : key.created ? 'gateway_key_created' : 'gateway_key_in_use';
+  await audit.append('key', { event, kid: key.kid, alg: key.alg, jwk: key.jwk, at: new Date(now()).toISOString(), ...(event === 'gateway_key_rotated' ? { previous_kid: previousKid } : {}) });
+  if (event === 'gateway_key_rotated') log.warn('gateway signing key rotated', { kid: key.kid, previous_kid: previousKid });
+  await writeFile(kidFile, `${key.kid}\n`, { mode: 0o600 });
   const metrics = createGatewayMetrics();
 
   const record = async (a: Admission): Promise<void> => {

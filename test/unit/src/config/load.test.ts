@@ -46,8 +46,21 @@ describe('loadConfig: defaults and shape', () => {
       limits: { max_body_bytes: 1_048_576, backend_timeout_ms: 30_000, rate: { per_second: 50, burst: 100 } },
       signing: { key_file: '/srv/ag/data/gateway-key.pem', key_file_is_default: true, alg: 'ES256' },
       log: { level: 'info' },
+      transparency_log: { origin: 'attestgate.invalid/log', checkpoint_interval_s: 5 },
       source: { file: null, env: [] },
     });
+  });
+
+  it('reads the transparency log settings, from the file and ATTESTGATE_LOG_ORIGIN, and refuses bad ones', () => {
+    const p = file('.yaml', 'transparency_log: { origin: gw.example.com/log, checkpoint_interval_s: 0.5 }\n');
+    expect(loadConfig({ file: p, env: {}, cwd: '/' }).transparency_log).toEqual({ origin: 'gw.example.com/log', checkpoint_interval_s: 0.5 });
+    expect(loadConfig({ file: p, env: { ATTESTGATE_LOG_ORIGIN: 'other.example/log' }, cwd: '/' }).transparency_log.origin).toBe('other.example/log');
+    for (const bad of ['has space', 'a+b', '']) {
+      const q = file('.json', JSON.stringify({ transparency_log: { origin: bad } }));
+      expect(() => loadConfig({ file: q, env: {}, cwd: '/' }), bad).toThrow(/transparency_log\.origin/);
+    }
+    const q = file('.json', JSON.stringify({ transparency_log: { checkpoint_interval_s: -1, every: 3 } }));
+    expect(() => loadConfig({ file: q, env: {}, cwd: '/' })).toThrow(/transparency_log\.checkpoint_interval_s[\s\S]*transparency_log\.every|transparency_log\.every[\s\S]*transparency_log\.checkpoint_interval_s/);
   });
 
   it('reads the full YAML example, resolving paths against the file directory', () => {
@@ -69,6 +82,7 @@ attestation:
 limits: { max_body_bytes: 2048, backend_timeout_ms: 5000, rate: { per_second: 0.5, burst: 3 } }
 signing: { key_file: keys/gw.pem, alg: EdDSA }
 log: { level: debug }
+transparency_log: { origin: gw.example.com/log, checkpoint_interval_s: 30 }
 `,
     );
     const c = loadConfig({ file: p, env: {}, cwd: '/elsewhere' });
@@ -96,6 +110,7 @@ log: { level: debug }
       limits: { max_body_bytes: 2048, backend_timeout_ms: 5000, rate: { per_second: 0.5, burst: 3 } },
       signing: { key_file: join(dir, 'keys/gw.pem'), key_file_is_default: false, alg: 'EdDSA' },
       log: { level: 'debug' },
+      transparency_log: { origin: 'gw.example.com/log', checkpoint_interval_s: 30 },
       source: { file: p, env: [] },
     });
   });
