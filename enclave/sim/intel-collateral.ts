@@ -115,7 +115,12 @@ export function qeIdentityText(qe: QuotingEnclave, issueDate: Date, nextUpdate: 
  * The collateral bundle for a quote of `tee`, issued at `now` - CLOCK_SKEW_MS (rounded down to the second, the
  * resolution of both the JSON dates and the CRL times) and current for COLLATERAL_LIFETIME_MS.
  */
-export async function issueCollateral(keys: IntelPlatformKeys, tee: 'sgx' | 'tdx', now: Date): Promise<DcapCollateral> {
+export async function issueCollateral(
+  keys: Pick<IntelPlatformKeys, 'root' | 'pckCa' | 'tcbSigning' | 'tcbChainPem' | 'pckCrlChainPem'>,
+  tee: 'sgx' | 'tdx',
+  now: Date,
+  opts: { readonly revokedPckSerials?: readonly string[] } = {},
+): Promise<DcapCollateral> {
   // Backdated by CLOCK_SKEW_MS: a gateway on another machine whose clock is a little behind the
   // enclave's must not see the collateral as "not yet valid".
   const t = now.getTime() - CLOCK_SKEW_MS;
@@ -124,7 +129,7 @@ export async function issueCollateral(keys: IntelPlatformKeys, tee: 'sgx' | 'tdx
   const nextUpdate = new Date(issueDate.getTime() + COLLATERAL_LIFETIME_MS);
   const tcbInfo = tcbInfoText(tee, issueDate, nextUpdate);
   const qeIdentity = qeIdentityText(tee === 'sgx' ? SGX_QE : TD_QE, issueDate, nextUpdate);
-  const [rootCrl, pckCrl] = await Promise.all([issueCrl(keys.root, issueDate, nextUpdate), issueCrl(keys.pckCa, issueDate, nextUpdate)]);
+  const [rootCrl, pckCrl] = await Promise.all([issueCrl(keys.root, issueDate, nextUpdate), issueCrl(keys.pckCa, issueDate, nextUpdate, opts.revokedPckSerials)]);
   return {
     pck_crl_issuer_chain: keys.pckCrlChainPem,
     root_ca_crl: hexLower(rootCrl),

@@ -324,15 +324,19 @@ export async function withPckCertificate(pki: IntelPki): Promise<IntelPlatformKe
 // ---------------------------------------------------------------------------------------------
 // CRLs
 
-/** An empty CRL of `issuer`, current from `thisUpdate` to `nextUpdate`, as DER. */
-export async function issueCrl(issuer: Signer, thisUpdate: Date, nextUpdate: Date): Promise<Uint8Array> {
+/**
+ * A CRL of `issuer`, current from `thisUpdate` to `nextUpdate`, as DER: empty, or listing the
+ * certificates with these serial numbers (hex) as revoked at `thisUpdate` (tests and audits of
+ * revocation after the fact).
+ */
+export async function issueCrl(issuer: Signer, thisUpdate: Date, nextUpdate: Date, revokedSerials: readonly string[] = []): Promise<Uint8Array> {
   const crl = await x509.X509CrlGenerator.create({
     issuer: subjectOf(issuer.certificate),
     thisUpdate,
     nextUpdate,
     signingKey: issuer.cryptoKey,
     signingAlgorithm: ECDSA_SHA256,
-    entries: [],
+    entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: thisUpdate })),
   });
   return new Uint8Array(crl.rawData);
 }

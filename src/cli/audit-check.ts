@@ -29,12 +29,15 @@
 import { calculateJwkThumbprint, compactVerify, decodeJwt, decodeProtectedHeader, importJWK, type JWK } from 'jose';
 import { checkBinding } from '../../attestation/binding.ts';
 import { equalBytes, fromBase64, toBase64, toHex } from '../../attestation/common/bytes.ts';
-import type { TrustAnchor } from '../../attestation/common/x509.ts';
+import { parsePemCertificates, type TrustAnchor } from '../../attestation/common/x509.ts';
 import { parseEar } from '../../attestation/ear.ts';
 import { AttestationError, type PolicyMismatch } from '../../attestation/errors.ts';
 import { appraise } from '../../attestation/policy/appraise.ts';
 import { canonicalJson } from '../../attestation/policy/digest.ts';
 import type { Policy } from '../../attestation/policy/schema.ts';
+import { toDcapCollateral } from '../../attestation/intel/bundle.ts';
+import { parseQuote } from '../../attestation/intel/parse.ts';
+import { pckExtensions } from '../../attestation/intel/pck.ts';
 import { verifyEvidence, type CollateralFile } from '../../attestation/registry.ts';
 import type { ClaimValue, EvidenceResult, TeeKind } from '../../attestation/result.ts';
 import { AMD_ARKS } from '../../attestation/roots/amd.ts';
@@ -123,6 +126,8 @@ export interface AuditReport {
     readonly policy_digest: string;
     /** The time every attestation was appraised at; null: each at its own recorded time. */
     readonly at: string | null;
+    /** How many attestations were re-verified with collateral the auditor gave (--collateral) instead of the logged one. */
+    readonly newer_collateral_used: number;
     readonly refused: readonly RefusedAttestation[];
   };
 }
@@ -136,7 +141,18 @@ export interface AuditOptions {
   readonly allowSimulated: boolean;
   /** Trust anchors besides the pinned vendor roots (--trust-root). */
   readonly extraAnchors: readonly TrustAnchor[];
-  readonly reappraise?: { readonly policy: Policy; readonly policyDigest: string; readonly at?: Date };
+  readonly reappraise?: {
+    readonly policy: Policy;
+    readonly policyDigest: string;
+    readonly at?: Date;
+    /**
+     * Newer collateral (--collateral): for each Intel quote, the DCAP bundle among these files
+     * whose TCB info is for the quote's TEE and FMSPC replaces the logged one, and the evidence is
+     * verified again with it at `at` (a PCK revoked since, a TCB level now OutOfDate, a QE identity
+     * that moved on: each makes the attestation one the auditor would now refuse).
+     */
+    readonly collateral?: readonly CollateralFile[];
+  };
   readonly progress?: (phase: 'entries' | 'attestations', done: number, total: number) => void;
   /** For the state's audited_at (never used to verify: verification runs at each entry's time). */
   readonly now: () => Date;
@@ -379,6 +395,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditOutcome> {
   const toVerify = [...attestations.values()].filter((a) => a.entry.evidenceSha256 !== null || a.entry.verdict !== 'error');
   let checked = 0;
   const refused: RefusedAttestation[] = [];
+  let newerCollateralUsed = 0;
   const anchorCache = new Map<TeeKind, Promise<TrustAnchor[]>>();
   const anchorsFor = (tee: TeeKind): Promise<TrustAnchor[]> => {
     let p = anchorCache.get(tee);
@@ -439,6 +456,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditOutcome> {
               policy: o.reappraise.policy.name,
               policy_digest: o.reappraise.policyDigest,
               at: o.reappraise.at === undefined ? null : o.reappraise.at.toISOString(),
+              newer_collateral_used: newerCollateralUsed,
               refused,
             },
           }),
@@ -676,10 +694,52 @@ export async function runAudit(o: AuditOptions): Promise<AuditOutcome> {
     }
 
     if (o.reappraise !== undefined && admitting) {
-      const appraisal = appraise(result, o.reappraise.policy, { at: o.reappraise.at ?? new Date(e.time), ...(record === undefined ? {} : { models: record.models }) });
+      const at = o.reappraise.at ?? new Date(e.time);
+      const newer = tee === 'sgx' || tee === 'tdx' ? newerDcapBundle(o.reappraise.collateral ?? [], evidence, tee) : undefined;
+      if (newer !== undefined) {
+        newerCollateralUsed++;
+        try {
+          result = await verifyEvidence({ tee, evidence, collateral: [newer] }, { at, allowDebug: true, trustAnchors: await anchorsFor(tee) });
+        } catch (err: unknown) {
+          if (!AttestationError.is(err)) throw err;
+          refused.push({ attestation: e.id, index: a.index, backend: e.backend, logged_verdict: e.verdict, receipts: a.receiptIds, mismatches: [{ field: 'evidence', got: `${err.code}: ${err.message}`, want: `verifies with the newer collateral ${newer.name} at ${at.toISOString()}` }] });
+          return;
+        }
+      }
+      const appraisal = appraise(result, o.reappraise.policy, { at, ...(record === undefined ? {} : { models: record.models }) });
       if (appraisal.status === 'contraindicated') {
         refused.push({ attestation: e.id, index: a.index, backend: e.backend, logged_verdict: e.verdict, receipts: a.receiptIds, mismatches: appraisal.mismatches });
       }
     }
   }
+}
+
+/**
+ * The DCAP bundle among the auditor's files whose TCB info is for this quote's TEE and FMSPC, or
+ * undefined when none is (the logged collateral then stands). Files that are not DCAP bundles are
+ * skipped: --collateral may name a directory holding other things.
+ */
+function newerDcapBundle(files: readonly CollateralFile[], quote: Uint8Array, tee: 'sgx' | 'tdx'): CollateralFile | undefined {
+  if (files.length === 0) return undefined;
+  let fmspc: string;
+  try {
+    // The FMSPC from the PCK certificate's SGX extension (the quote was verified already).
+    const leaf = parsePemCertificates(parseQuote(quote).pckChainPem)[0];
+    if (leaf === undefined) return undefined;
+    fmspc = toHex(pckExtensions(leaf).fmspc).toLowerCase();
+  } catch {
+    return undefined; // a quote we cannot read was refused already
+  }
+  for (const f of files) {
+    try {
+      const bundle = toDcapCollateral(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(f.bytes)));
+      const info = JSON.parse(bundle.tcb_info) as { id?: unknown; fmspc?: unknown };
+      // TCB info v2 (SGX only) has no id; v3 says SGX or TDX.
+      const forTee = info.id === undefined ? tee === 'sgx' : typeof info.id === 'string' && info.id.toLowerCase() === tee;
+      if (forTee && typeof info.fmspc === 'string' && info.fmspc.toLowerCase() === fmspc) return f;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
 }

@@ -3,19 +3,20 @@
  *
  *   attestgate audit --gateway <url> | --from-dir <dir>
  *                    [--state <file>] [--log-key <vkey>] [--allow-simulated] [--trust-root <pem>]...
- *                    [--json] [--reappraise --policy <file> [--at <ISO time>]]
+ *                    [--json] [--reappraise --policy <file> [--at <ISO time>] [--collateral <file-or-dir>]...]
  *
  * This file reads arguments, trust roots, policy and state, runs audit-check.ts, prints the
  * report and saves the state. Exit status: 0 nothing wrong, 1 any finding, 2 usage, I/O or
  * network error (no verdict on the log).
  */
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AttestationError } from '../../attestation/errors.ts';
 import { policyDigest } from '../../attestation/policy/digest.ts';
 import { parsePolicyText } from '../../attestation/policy/schema.ts';
 import type { TrustAnchor } from '../../attestation/common/x509.ts';
+import type { CollateralFile } from '../../attestation/registry.ts';
 import { anchorFromPem } from '../../attestation/roots/index.ts';
 import { parseVerifierKey } from '../audit/checkpoint.ts';
 import { sha256 } from '../audit/sha256-node.ts';
@@ -26,14 +27,17 @@ import { defaultStatePath, loadState, saveState, StateFileError } from './audit-
 export const AUDIT_USAGE = `usage:
   attestgate audit --gateway <url> | --from-dir <export-dir>
                    [--state <file>] [--log-key <vkey>] [--allow-simulated] [--trust-root <pem>]...
-                   [--json] [--reappraise --policy <file> [--at <ISO-8601 time>]]
+                   [--json] [--reappraise --policy <file> [--at <ISO-8601 time>] [--collateral <file-or-dir>]...]
       checks the log's signed checkpoint, its consistency with the last one audited (state file,
       default ~/.attestgate/audit-state.json; the log key is pinned there on first use), rebuilds
       the Merkle tree from every entry, re-verifies every attestation offline at its recorded
       time, and checks every receipt against the attestation it names.
       --allow-simulated with --trust-root <simulated root pem> re-verifies simulated evidence.
       --reappraise lists the receipts served by enclaves that --policy would refuse (at --at, or
-      at each attestation's own time). Exit status: 0 nothing wrong, 1 findings, 2 usage/I/O.
+      at each attestation's own time); with --collateral, newer Intel DCAP collateral bundles
+      (JSON, one per TEE and FMSPC; a directory is searched) replace the logged ones, and
+      evidence that no longer verifies with them counts as refused.
+      Exit status: 0 nothing wrong, 1 findings, 2 usage/I/O.
 `;
 
 export interface AuditIo {
@@ -43,6 +47,22 @@ export interface AuditIo {
 
 class AuditArgError extends Error {
   override readonly name = 'AuditArgError';
+}
+
+/** --collateral files, and every file of a --collateral directory (non-bundles are skipped later). */
+async function readCollateralFiles(paths: readonly string[]): Promise<CollateralFile[]> {
+  const out: CollateralFile[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      throw new AuditArgError(`--collateral ${p}: no such file or directory`);
+    }
+    const files = st.isDirectory() ? (await readdir(p)).sort().map((n) => join(p, n)) : [p];
+    for (const f of files) if ((await stat(f)).isFile()) out.push({ name: f, bytes: new Uint8Array(await readFile(f)) });
+  }
+  return out;
 }
 
 /** Progress on stderr: a bar on a terminal, a line per 10% otherwise (and always with --json). */
@@ -105,7 +125,7 @@ function printHuman(io: AuditIo, r: AuditReport, stateNote: string): void {
   if (c.beyond_checkpoint > 0) io.out(`             ${c.beyond_checkpoint} entries after the checkpoint are not signed yet and were not audited\n`);
   if (r.reappraisal !== undefined) {
     const ra = r.reappraisal;
-    io.out(`reappraisal  policy ${ra.policy} (${ra.policy_digest}) at ${ra.at ?? "each attestation's recorded time"}: ${ra.refused.length} admitted attestation(s) would be refused\n`);
+    io.out(`reappraisal  policy ${ra.policy} (${ra.policy_digest}) at ${ra.at ?? "each attestation's recorded time"}${ra.newer_collateral_used > 0 ? `, newer collateral for ${ra.newer_collateral_used} attestation(s)` : ''}: ${ra.refused.length} admitted attestation(s) would be refused\n`);
     for (const x of ra.refused) {
       io.out(`  REFUSED attestation ${x.attestation} (entry ${x.index}, backend ${x.backend}, logged ${x.logged_verdict})\n`);
       for (const m of x.mismatches) io.out(`    ${m.field} is ${m.got}, want ${m.want}\n`);
@@ -149,13 +169,14 @@ export async function auditCommand(args: readonly string[], io: AuditIo, stderrI
         reappraise: { type: 'boolean' },
         policy: { type: 'string' },
         at: { type: 'string' },
+        collateral: { type: 'string', multiple: true },
       },
     });
     if (positionals.length > 0) throw new AuditArgError(`unexpected argument "${positionals[0] ?? ''}"`);
     if ((values.gateway === undefined) === (values['from-dir'] === undefined)) throw new AuditArgError('give exactly one of --gateway <url> and --from-dir <dir>');
     const reappraise = values.reappraise === true;
     if (reappraise && values.policy === undefined) throw new AuditArgError('--reappraise needs --policy <file>');
-    if (!reappraise && (values.policy !== undefined || values.at !== undefined)) throw new AuditArgError('--policy and --at apply to --reappraise only');
+    if (!reappraise && (values.policy !== undefined || values.at !== undefined || values.collateral !== undefined)) throw new AuditArgError('--policy, --at and --collateral apply to --reappraise only');
     const allowSimulated = values['allow-simulated'] === true;
     if (values['log-key'] !== undefined) {
       try {
@@ -192,7 +213,8 @@ export async function auditCommand(args: readonly string[], io: AuditIo, stderrI
         if (AttestationError.is(e)) throw new AuditArgError(`--policy ${path}: ${e.message}`);
         throw e;
       }
-      reappraisal = { policy, policyDigest: await policyDigest(policy), ...(values.at === undefined ? {} : { at: parseTime(values.at) }) };
+      const collateral = await readCollateralFiles(values.collateral ?? []);
+      reappraisal = { policy, policyDigest: await policyDigest(policy), ...(values.at === undefined ? {} : { at: parseTime(values.at) }), ...(collateral.length === 0 ? {} : { collateral }) };
     }
 
     const statePath = values.state ?? defaultStatePath();

@@ -8,12 +8,17 @@
  * answers served by the enclave it would refuse.
  */
 import { createPrivateKey } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEnclave, type RunningEnclave } from '../../enclave/main.ts';
+import { issueCollateral } from '../../enclave/sim/intel-collateral.ts';
+import { loadIntelPki } from '../../enclave/sim/intel-pki.ts';
+import { toHex } from '../../attestation/common/bytes.ts';
+import { parsePemCertificates } from '../../attestation/common/x509.ts';
+import { parseQuote } from '../../attestation/intel/parse.ts';
 import { canonicalJson } from '../../attestation/policy/digest.ts';
 import { signCheckpoint } from '../../src/audit/checkpoint.ts';
 import { createNoteSigner } from '../../src/audit/ed25519-node.ts';
@@ -137,6 +142,35 @@ describe('audit --gateway (live)', () => {
     const same = await audit(['--gateway', (gateway as RunningGateway).url, '--state', join(dir, 'state-re2.json'), ...allow, '--reappraise', '--policy', join(ROOT, 'config/demo-policy.yaml'), '--at', new Date().toISOString()]);
     expect(same.status).toBe(0);
     expect(same.report.reappraisal?.refused).toEqual([]);
+  });
+
+  it('re-appraises with newer collateral: current collateral changes nothing, a PCK CRL that now revokes the enclave\'s PCK refuses it', async () => {
+    const g = gateway as RunningGateway;
+    const admission = g.pool.backends[0]!.admission!;
+    const quote = parseQuote(admission.evidence!);
+    const pckSerial = toHex(parsePemCertificates(quote.pckChainPem)[0]!.serial);
+    const pki = await loadIntelPki(dir);
+    const keys = { ...pki, tcbChainPem: pki.tcbSigning.pem + pki.root.pem, pckCrlChainPem: pki.pckCa.pem + pki.root.pem };
+    const at = new Date();
+    const current = join(dir, 'newer-current');
+    await mkdir(current, { recursive: true });
+    await writeFile(join(current, 'tdx.json'), JSON.stringify(await issueCollateral(keys, 'tdx', at)));
+    await writeFile(join(current, 'notes.txt'), 'not collateral: skipped');
+    const ok = await audit(['--gateway', g.url, '--state', join(dir, 'state-col1.json'), ...allow, '--reappraise', '--policy', join(ROOT, 'config/demo-policy.yaml'), '--at', at.toISOString(), '--collateral', current]);
+    expect(ok.status, JSON.stringify(ok.report.findings)).toBe(0);
+    expect(ok.report.reappraisal).toMatchObject({ newer_collateral_used: 1, refused: [] });
+
+    const revoked = join(dir, 'newer-revoked.json');
+    await writeFile(revoked, JSON.stringify(await issueCollateral(keys, 'tdx', at, { revokedPckSerials: [pckSerial] })));
+    const r = await audit(['--gateway', g.url, '--state', join(dir, 'state-col2.json'), ...allow, '--reappraise', '--policy', join(ROOT, 'config/demo-policy.yaml'), '--at', at.toISOString(), '--collateral', revoked]);
+    expect(r.status).toBe(1);
+    expect(kinds(r.report)).toEqual(['reappraisal_refused']);
+    const refused = r.report.reappraisal?.refused ?? [];
+    expect(refused.map((x) => x.attestation)).toEqual([admission.id]);
+    expect(refused[0]?.mismatches[0]).toMatchObject({ field: 'evidence', got: expect.stringMatching(/^ERR_REVOKED/) as unknown });
+    expect([...(refused[0]?.receipts ?? [])].sort()).toEqual([...receipts].sort());
+    // --collateral without --reappraise is a usage error.
+    expect((await audit(['--gateway', g.url, '--state', join(dir, 'state-col3.json'), '--collateral', revoked])).status).toBe(2);
   });
 
   it('cannot export while the gateway runs (its exclusive lock on the log)', async () => {
