@@ -170,6 +170,16 @@ describe('enclave errors', () => {
     const m = (await (await fetch(`${e.url}/v2/models/iris`)).json()) as { name: string; inputs: { name: string; datatype: string; shape: number[] }[] };
     expect(m).toMatchObject({ name: 'iris', platform: 'onnxruntime', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }] });
     expect((await fetch(`${e.url}/v2/models/iris/versions/1/ready`)).status).toBe(200);
+    // The versioned routes: metadata of version 1, and inference on it with a receipt naming it.
+    const v = (await (await fetch(`${e.url}/v2/models/iris/versions/1`)).json()) as { name: string; versions?: string[] };
+    expect(v).toMatchObject({ name: 'iris', inputs: m.inputs });
+    await attest(e.url, new Uint8Array(randomBytes(32))); // inference needs an attested enclave
+    const r = await post('/v2/models/iris/versions/1/infer', JSON.stringify(IRIS_ROW));
+    expect(r.status).toBe(200);
+    expect((await r.json()) as unknown).toMatchObject({ model_name: 'iris', model_version: '1' });
+    const receipt = JSON.parse(Buffer.from((r.headers.get('attestgate-receipt') ?? '').split('.')[1] ?? '', 'base64url').toString('utf8')) as { model: { name: string; version: string } };
+    expect(receipt.model).toMatchObject({ name: 'iris', version: '1' });
+    expect((await fetch(`${e.url}/v2/models/iris/versions/2`)).status).toBe(404);
   });
 
   it('refuses to start with a model file whose digest differs from the manifest', async () => {
