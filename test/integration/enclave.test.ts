@@ -176,7 +176,7 @@ describe('enclave errors', () => {
     await attest(e.url, new Uint8Array(randomBytes(32))); // inference needs an attested enclave
     const r = await post('/v2/models/iris/versions/1/infer', JSON.stringify(IRIS_ROW));
     expect(r.status).toBe(200);
-    expect((await r.json()) as unknown).toMatchObject({ model_name: 'iris', model_version: '1' });
+    expect(await r.json()).toMatchObject({ model_name: 'iris', model_version: '1' });
     const receipt = JSON.parse(Buffer.from((r.headers.get('attestgate-receipt') ?? '').split('.')[1] ?? '', 'base64url').toString('utf8')) as { model: { name: string; version: string } };
     expect(receipt.model).toMatchObject({ name: 'iris', version: '1' });
     expect((await fetch(`${e.url}/v2/models/iris/versions/2`)).status).toBe(404);
