@@ -578,6 +578,32 @@ describe('attestation lifetime', () => {
     }
   }, 20_000);
 
+  it('admits at most until the collateral it used expires: 10 minutes left on the collateral cap a 1 h lifetime', async () => {
+    // The simulated collateral is issued 5 min back and current for 30 days: put the gateway's
+    // clock 15 min before that end.
+    const skew = 30 * DAY_MS - 15 * 60_000;
+    const g = await gateway({ backends: [{ name: 'tdx', url: enclaves.tdx.url }], opts: { now: () => Date.now() + skew } });
+    try {
+      const b = backendOf(g, 'tdx');
+      expect(b.state, b.reason).toBe('admitted');
+      const a = b.admission!;
+      const rec = await record(g.url, a.id);
+      const collateralEnd = Date.parse(rec.result!.expires_at);
+      expect(a.expiresAt).toBe(collateralEnd);
+      const left = a.expiresAt - a.createdAt;
+      expect(left).toBeLessThan(11 * 60_000);
+      expect(left).toBeGreaterThan(8 * 60_000);
+      expect(Math.abs(Date.parse(rec.expires_at) - collateralEnd)).toBeLessThanOrEqual(1000);
+      // The EAR says so too: it expires no later than the collateral.
+      const jwks = await jwksOf(g.url);
+      const { payload } = await jwtVerify(rec.ear!, createLocalJWKSet(jwks), { algorithms: ['ES256', 'EdDSA'], currentDate: new Date(a.createdAt) });
+      expect((payload as unknown as EarPayload).exp * 1000).toBeLessThanOrEqual(collateralEnd + 1000);
+      expect((await infer(g.url)).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('fails closed once the admission expires and cannot be renewed (expired collateral), with an injected clock', async () => {
     let skew = 0;
     const g = await gateway({ backends: [{ name: 'tdx', url: enclaves.tdx.url }], opts: { now: () => Date.now() + skew, retryMs: 300 } });
