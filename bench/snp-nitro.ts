@@ -5,9 +5,11 @@
  *   cold   verifySevSnp(sevSnpInputFromFiles(...)) / verifyNitro with nothing cached (key cache
  *          and SNP signature memo cleared before every call)
  *   warm   the same call with the caches populated by a previous verification. SNP is given a
- *          createSevSnpCache(): recognised files and the verified VEK chain are reused, the report
- *          signature, validity and VEK binding are checked again; Nitro
- *          has only the imported-key cache (every signature is verified again)
+ *          createSevSnpCache(): recognised files and the verified VEK chain (with the VEK's
+ *          imported key and decoded extensions) are reused, found by content; the report
+ *          signature (one ECDSA P-384, most of the warm time), validity at `at` and the VEK
+ *          binding are checked again; Nitro has only the imported-key cache (every signature is
+ *          verified again)
  *   floor  the bare crypto of a cold verification with node:crypto, each verification with its
  *          key import: SNP 1 ECDSA P-384/SHA-384 + 3 RSA-4096 PSS SHA-384 (salt 48) and 3
  *          certificate parses; Nitro 1 COSE P-384 + one P-384 per cabundle entry and the parses

@@ -54,36 +54,175 @@ export interface SevSnpInput {
 }
 
 /**
- * Verified VEK chains and recognised collateral files, reused across calls. Keys are the exact
- * bytes (and, for chains, the product and trust anchors), so different input is always verified
- * afresh. Certificate validity, the CRL, and everything about the report itself (its signature
- * above all) are checked on every call: a cache hit saves parsing and the three RSA verifications.
+ * Verified VEK chains, verified CRLs and recognised collateral files, reused across calls. Entries
+ * are found by their exact content (for chains: the VEK's bytes, the cert_chain text, the product
+ * and the trust anchors; for CRLs: the CRL's bytes and the ARK that signed it), so different input
+ * is always verified afresh. What a hit saves is only what those bytes determine: parsing, the
+ * three RSA verifications, the CRL's signature, the VEK's extensions and its imported key.
+ * Certificate and CRL validity at `at`, revocation, and everything about the report itself (its
+ * signature above all) are checked on every call.
  */
 export interface SevSnpCache {
-  readonly chains: Map<string, VerifiedVek>;
-  readonly files: Map<string, FileContent>;
+  readonly chains: ContentCache<ChainKey, VerifiedVek>;
+  readonly crls: ContentCache<CrlKey, VerifiedCrl>;
+  readonly files: ContentCache<Uint8Array, FileContent>;
   readonly maxEntries: number;
 }
 
 export function createSevSnpCache(maxEntries = 256): SevSnpCache {
-  return { chains: new Map(), files: new Map(), maxEntries };
+  return {
+    // Chains are bucketed by the VEK alone: it differs between chains, and the cert_chain text
+    // (several KB, the same for a whole product) would only double the hashing.
+    chains: new ContentCache(maxEntries, (k: ChainKey) => hashBytes(k.vek), sameChainKey),
+    crls: new ContentCache(maxEntries, (k: CrlKey) => hashBytes(k.crl), (a: CrlKey, b: CrlKey) => sameBytes(a.crl, b.crl) && sameBytes(a.ark, b.ark)),
+    files: new ContentCache(maxEntries, hashBytes, sameBytes),
+    maxEntries,
+  };
 }
 
-function remember<V>(map: Map<string, V>, max: number, key: string, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > max) {
-    const first = map.keys().next();
-    if (first.done === true) break;
-    map.delete(first.value);
+/**
+ * FNV-1a style hash (32 bits, taken a little-endian word at a time) of the bytes, seeded with
+ * their length. Only a bucket index: it is no proof of equality (ContentCache compares every
+ * byte), so it need not resist collisions, only be cheap and depend on nothing but the content
+ * (not the buffer's alignment): about a microsecond for a certificate, where the string key it
+ * replaces took ~100.
+ */
+function hashBytes(b: Uint8Array): number {
+  let h = (0x811c9dc5 ^ b.length) >>> 0;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const tail = b.length & ~3;
+  for (let i = 0; i < tail; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193);
+  for (let i = tail; i < b.length; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+/** Byte equality for cache keys, a word at a time (nothing secret here: it may stop at the first difference). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  const va = new DataView(a.buffer, a.byteOffset, a.byteLength);
+  const vb = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const tail = a.length & ~3;
+  for (let i = 0; i < tail; i += 4) if (va.getUint32(i) !== vb.getUint32(i)) return false;
+  for (let i = tail; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+interface CacheEntry<K, V> {
+  readonly key: K;
+  readonly value: V;
+}
+
+/**
+ * A bounded map from content to a value, least recently used out first. A lookup hashes the key
+ * to find a bucket and then compares the key in full with each stored key there, so a hash
+ * collision (accidental or crafted) costs one comparison, never a wrong hit; at worst a lookup
+ * compares against every entry, which the bound keeps finite. Stored keys must be the caller's
+ * own copies: a buffer changed after insertion must not change what an entry means.
+ */
+export class ContentCache<K, V> {
+  private readonly buckets = new Map<number, CacheEntry<K, V>[]>();
+  private count = 0;
+
+  constructor(
+    readonly maxEntries: number,
+    private readonly hash: (key: K) => number,
+    private readonly same: (a: K, b: K) => boolean,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(key: K): V | undefined {
+    const h = this.hash(key);
+    const bucket = this.buckets.get(h);
+    const at = bucket === undefined ? -1 : bucket.findIndex((e) => this.same(e.key, key));
+    if (bucket === undefined || at < 0) return undefined;
+    // Moved last, in its bucket and its bucket in the Map: eviction takes the first entry of the
+    // first bucket, the least recently used (exactly so unless hashes collide).
+    const hit = bucket[at] as CacheEntry<K, V>;
+    bucket.splice(at, 1);
+    bucket.push(hit);
+    this.buckets.delete(h);
+    this.buckets.set(h, bucket);
+    return hit.value;
+  }
+
+  set(key: K, value: V): void {
+    const h = this.hash(key);
+    const old = this.buckets.get(h) ?? [];
+    const bucket = old.filter((e) => !this.same(e.key, key));
+    bucket.push({ key, value });
+    this.count += bucket.length - old.length;
+    this.buckets.delete(h);
+    this.buckets.set(h, bucket);
+    // A negative bound keeps nothing (and must not loop).
+    while (this.count > Math.max(this.maxEntries, 0)) this.evictOldest();
+  }
+
+  private evictOldest(): void {
+    const first = this.buckets.entries().next();
+    /* v8 ignore next 4 -- count > 0 means some bucket holds an entry; this only keeps the loop finite */
+    if (first.done === true) {
+      this.count = 0;
+      return;
+    }
+    const [h, bucket] = first.value;
+    bucket.shift();
+    this.count--;
+    if (bucket.length === 0) this.buckets.delete(h);
   }
 }
 
-/** Exact-bytes key (latin1): two inputs share a key only when every byte is equal. */
-function bytesKey(b: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < b.length; i += 8192) out += String.fromCharCode(...b.subarray(i, i + 8192));
-  return out;
+/** A trust anchor as far as the chain's outcome depends on it: its DER and what the result reports. */
+interface AnchorKey {
+  readonly der: Uint8Array;
+  readonly name: string;
+  readonly sha256: string;
+  readonly pinned: boolean;
+  readonly simulated: boolean;
+}
+
+/** Everything steps 3-7 read: the same key always gives the same verified chain (or error). */
+interface ChainKey {
+  readonly vek: Uint8Array;
+  readonly certChain: string;
+  readonly product: Product | undefined;
+  /** undefined: the pinned ARK of the product (itself a function of the product and the VEK). */
+  readonly anchors: readonly AnchorKey[] | undefined;
+}
+
+function chainKeyOf(vek: Uint8Array, certChain: string, input: SevSnpInput, opts: VerifyOptions): ChainKey {
+  const anchors = opts.trustAnchors?.map((a) => ({ der: a.certificate.der, name: a.name, sha256: a.sha256, pinned: a.pinned, simulated: a.simulated }));
+  return { vek, certChain, product: input.product, anchors };
+}
+
+/** The key with its own copies of every buffer, for storing. */
+function ownedChainKey(k: ChainKey): ChainKey {
+  return { ...k, vek: k.vek.slice(), anchors: k.anchors?.map((a) => ({ ...a, der: a.der.slice() })) };
+}
+
+function sameAnchor(a: AnchorKey, b: AnchorKey): boolean {
+  return a.name === b.name && a.sha256 === b.sha256 && a.pinned === b.pinned && a.simulated === b.simulated && sameBytes(a.der, b.der);
+}
+
+function sameChainKey(a: ChainKey, b: ChainKey): boolean {
+  if (a.product !== b.product || a.certChain !== b.certChain || !sameBytes(a.vek, b.vek)) return false;
+  if (a.anchors === undefined || b.anchors === undefined) return a.anchors === b.anchors;
+  const bs = b.anchors;
+  return a.anchors.length === bs.length && a.anchors.every((x, i) => sameAnchor(x, bs[i] as AnchorKey));
+}
+
+/** A CRL is verified against one ARK: its bytes and that ARK's DER decide everything but the date. */
+interface CrlKey {
+  readonly crl: Uint8Array;
+  readonly ark: Uint8Array;
+}
+
+/** A CRL whose issuer, cRLSign and signature were checked against the ARK (not its dates). */
+interface VerifiedCrl {
+  readonly crl: CurrentCrl;
+  readonly digest: CollateralDigest;
 }
 
 /** The VEK chain after steps 3-7: parsed, linked by name, anchored, signatures verified. */
@@ -305,6 +444,48 @@ async function verifyVekChain(input: SevSnpInput, opts: VerifyOptions, step: (na
 }
 
 
+/** Steps 3-7, or their result for the same input from the cache (the steps are still reported). */
+async function vekChain(input: SevSnpInput, opts: SevSnpOptions, step: (name: string) => void): Promise<VerifiedVek> {
+  const { cache } = opts;
+  if (cache === undefined || input.vek === undefined || input.certChain === undefined) return verifyVekChain(input, opts, step);
+  const key = chainKeyOf(input.vek, input.certChain, input, opts);
+  const hit = cache.chains.get(key);
+  if (hit !== undefined) {
+    for (const name of ['collateral_format', 'chain_structure', 'ark_pinned', 'chain_signatures']) step(name);
+    return hit;
+  }
+  const chain = await verifyVekChain(input, opts, step);
+  cache.chains.set(ownedChainKey(key), chain);
+  return chain;
+}
+
+/** The CRL's staleness check of verifyCrl, for a CRL whose signature was verified on an earlier call. */
+function assertCrlCurrent(crl: CurrentCrl, at: number, what: string): void {
+  if (!(crl.thisUpdate <= at && at <= crl.nextUpdate)) {
+    // Word for word verifyCrl's error: a cached verification must fail exactly as a fresh one.
+    const window = `${new Date(crl.thisUpdate).toISOString()} to ${new Date(crl.nextUpdate).toISOString()}`;
+    throw new VerificationError('ERR_COLLATERAL_STALE', `${what}: valid from ${window}, not at the verification time`, { reason: 'collateral_expired' });
+  }
+}
+
+/**
+ * Step 10's CRL: signed by the ARK and current at `at`. With a cache, the parse and the signature
+ * (a function of the CRL's bytes and the ARK's DER alone) are done once; the dates every time.
+ */
+async function currentCrl(der: Uint8Array, ark: Certificate, at: number, cache: SevSnpCache | undefined): Promise<VerifiedCrl> {
+  const what = 'SEV-SNP CRL';
+  const key: CrlKey = { crl: der, ark: ark.der };
+  const hit = cache?.crls.get(key);
+  if (hit !== undefined) {
+    assertCrlCurrent(hit.crl, at, what);
+    return hit;
+  }
+  const crl = await verifyCrl(parseAmdCrl(der, what), ark, at, what);
+  const verified = { crl, digest: await digest('crl', crl.der, crl.thisUpdate, crl.nextUpdate) };
+  cache?.crls.set({ crl: der.slice(), ark: ark.der.slice() }, verified);
+  return verified;
+}
+
 export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Promise<EvidenceResult> {
   const step = (name: string): void => opts.onStep?.(name);
   const at = timeOf(opts.at);
@@ -324,18 +505,7 @@ export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Pro
   step('signature_algo');
 
   // 3-7. The VEK chain (cached by exact bytes, product and anchors when a cache is given).
-  const cache = opts.cache;
-  const key =
-    cache === undefined || input.vek === undefined || input.certChain === undefined
-      ? undefined
-      : `${bytesKey(input.vek)}\u0000${input.certChain}\u0000${input.product ?? ''}\u0000${(opts.trustAnchors ?? []).map((t) => `${t.sha256}:${String(t.pinned)}:${t.name}`).join('\u0000')}`;
-  let chain = key === undefined ? undefined : cache?.chains.get(key);
-  if (chain === undefined) {
-    chain = await verifyVekChain(input, opts, step);
-    if (key !== undefined && cache !== undefined) remember(cache.chains, cache.maxEntries, key, chain);
-  } else {
-    for (const name of ['collateral_format', 'chain_structure', 'ark_pinned', 'chain_signatures']) step(name);
-  }
+  const chain = await vekChain(input, opts, step);
   const { vek, ask, ark, vekRole, wantAsk, product, anchor, exts, vekKey } = chain;
 
   // 8. The report signature: ECDSA P-384 SHA-384 by the VEK over bytes 0x000-0x29F.
@@ -358,11 +528,11 @@ export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Pro
   step('validity');
 
   // 10. Revocation, when AMD's CRL is given: signed by the ARK, current, and naming neither the ASK nor the VEK.
-  let crl: CurrentCrl | undefined;
+  let crl: VerifiedCrl | undefined;
   if (input.crl !== undefined) {
-    crl = await verifyCrl(parseAmdCrl(input.crl, 'SEV-SNP CRL'), ark, at, 'SEV-SNP CRL');
-    assertNotRevoked(crl, ask, 'SEV-SNP CRL');
-    assertNotRevoked(crl, vek, 'SEV-SNP CRL');
+    crl = await currentCrl(input.crl, ark, at, opts.cache);
+    assertNotRevoked(crl.crl, ask, 'SEV-SNP CRL');
+    assertNotRevoked(crl.crl, vek, 'SEV-SNP CRL');
     step('crl');
   }
 
@@ -412,8 +582,8 @@ export async function verifySevSnp(input: SevSnpInput, opts: SevSnpOptions): Pro
   const collateral: CollateralDigest[] = [...chain.digests];
   let expires = Math.min(vek.notAfter, ask.notAfter, ark.notAfter);
   if (crl !== undefined) {
-    collateral.push(await digest('crl', crl.der, crl.thisUpdate, crl.nextUpdate));
-    expires = Math.min(expires, crl.nextUpdate);
+    collateral.push(crl.digest);
+    expires = Math.min(expires, crl.crl.nextUpdate);
   }
   return {
     verdict: 'ok',
@@ -437,15 +607,20 @@ export interface CollateralFile {
   readonly bytes: Uint8Array;
 }
 
-interface Found {
+/** A certificate recognised by content; a CA's PEM is kept, as it is what cert_chain is made of. */
+interface Recognised {
   readonly cert: Certificate;
   readonly role: CertRole;
+  readonly pem?: string;
+}
+
+interface Found extends Recognised {
   readonly file: number;
 }
 
 /** What one collateral file holds, recognised by content (cached by its bytes). */
 interface FileContent {
-  readonly certs: readonly { readonly cert: Certificate; readonly role: CertRole }[];
+  readonly certs: readonly Recognised[];
   readonly crls: readonly Uint8Array[];
 }
 
@@ -459,10 +634,11 @@ function unrecognised(name: string, why: string): VerificationError {
   return new VerificationError('ERR_COLLATERAL_MALFORMED', `SEV-SNP collateral ${name}: ${why}`, { reason: 'collateral_unrecognised' });
 }
 
-function recognisedCert(cert: Certificate, name: string): { cert: Certificate; role: CertRole } {
+function recognisedCert(cert: Certificate, name: string): Recognised {
   const role = roleOf(cert);
   if (role === undefined) throw unrecognised(name, `certificate "${cert.subject.text}" is not an AMD VCEK, VLEK, ASK, ASVK or ARK`);
-  return { cert, role };
+  // Encoded here, once per file content: re-encoding on every call was a cost of the warm path.
+  return role === 'vcek' || role === 'vlek' ? { cert, role } : { cert, role, pem: toPem(cert.der) };
 }
 
 function recognise(bytes: Uint8Array, name: string): FileContent {
@@ -470,7 +646,7 @@ function recognise(bytes: Uint8Array, name: string): FileContent {
   if (looksLikePem(bytes)) {
     const blocks = pemBlocks(String.fromCharCode(...bytes), what);
     if (blocks.length === 0) throw unrecognised(name, 'no PEM block');
-    const certs: { cert: Certificate; role: CertRole }[] = [];
+    const certs: Recognised[] = [];
     const crls: Uint8Array[] = [];
     for (const b of blocks) {
       if (b.label === 'X509 CRL') {
@@ -507,11 +683,10 @@ export function sevSnpInputFromFiles(report: Uint8Array, files: readonly Collate
   let crl: Uint8Array | undefined;
   files.forEach((f, i) => {
     const name = f.name ?? `#${i + 1}`;
-    const key = cache === undefined ? undefined : bytesKey(f.bytes);
-    let content = key === undefined ? undefined : cache?.files.get(key);
+    let content = cache?.files.get(f.bytes);
     if (content === undefined) {
       content = recognise(f.bytes, name);
-      if (key !== undefined && cache !== undefined) remember(cache.files, cache.maxEntries, key, content);
+      cache?.files.set(f.bytes.slice(), content);
     }
     for (const c of content.certs) found.push({ ...c, file: i });
     for (const der of content.crls) {
@@ -521,7 +696,7 @@ export function sevSnpInputFromFiles(report: Uint8Array, files: readonly Collate
   });
 
   // Drop exact duplicates (the same certificate in two files).
-  const unique = found.filter((f, i) => found.findIndex((g) => equalBytes(g.cert.der, f.cert.der)) === i);
+  const unique = found.filter((f, i) => found.findIndex((g) => g.cert === f.cert || equalBytes(g.cert.der, f.cert.der)) === i);
   const leaves = unique.filter((f) => f.role === 'vcek' || f.role === 'vlek');
   if (leaves.length > 1) throw unrecognised('set', `${leaves.length} VCEK/VLEK certificates given, want one`);
   const cas = unique.filter((f) => f.role !== 'vcek' && f.role !== 'vlek');
@@ -532,7 +707,7 @@ export function sevSnpInputFromFiles(report: Uint8Array, files: readonly Collate
   return {
     report,
     ...(leaf === undefined ? {} : { vek: leaf.cert.der }),
-    ...(ordered.length === 0 ? {} : { certChain: ordered.map((c) => toPem(c.cert.der)).join('') }),
+    ...(ordered.length === 0 ? {} : { certChain: ordered.map((c) => c.pem ?? toPem(c.cert.der)).join('') }),
     ...(crl === undefined ? {} : { crl }),
     ...(product === undefined ? {} : { product }),
   };
