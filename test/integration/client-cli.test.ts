@@ -146,6 +146,17 @@ describe('attestgate verify', () => {
     expect(r.out).toMatch(/verdict: VERIFIED \(simulated\)/);
   });
 
+  it('simulated evidence without --allow-simulated: exit 1, the evidence step refused, and the report still says simulated', async () => {
+    const r = await cli('verify', answer, '--gateway', gw.url, '--trust-root', root, '--request', req);
+    expect(r.status, r.out + r.err).toBe(1);
+    expect(r.out).toMatch(/✗ attestation_evidence .*ERR_SIMULATED_REFUSED/);
+    expect(r.out).toMatch(/^simulated: /m);
+    expect(r.out).toMatch(/verdict: NOT VERIFIED \(simulated\): attestation_evidence failed/);
+    const j = await cli('verify', answer, '--gateway', gw.url, '--trust-root', root, '--json');
+    expect(j.status).toBe(1);
+    expect(JSON.parse(j.out)).toMatchObject({ ok: false, simulated: true, verdict: 'not_verified' });
+  });
+
   it('--save-bundle, then offline with --bundle', async () => {
     const bundle = join(work, 'bundle.json');
     const saved = await cli('verify', answer, '--gateway', gw.url, ...sim(), '--save-bundle', bundle);
