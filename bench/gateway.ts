@@ -124,6 +124,14 @@ function fsOf(path: string): string {
   }
 }
 
+/** The gateway's attestgate_receipt_log_duration_seconds sum and count (zeros without a URL). */
+async function logHistogram(url: string | undefined): Promise<{ sum: number; count: number }> {
+  if (url === undefined) return { sum: 0, count: 0 };
+  const text = await (await fetch(url)).text();
+  const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { sum: read('attestgate_receipt_log_duration_seconds_sum'), count: read('attestgate_receipt_log_duration_seconds_count') };
+}
+
 // ---- the client --------------------------------------------------------------------------------
 
 type PathName = 'direct' | 'gateway';
@@ -140,6 +148,9 @@ class Load {
   seconds = 0;
   gatewayCpuMs = 0;
   enclaveCpuMs = 0;
+  /** Seconds answers spent waiting for their receipt to be durable (the gateway's histogram). */
+  logSeconds = 0;
+  logCount = 0;
   private readonly pool: Pool;
 
   constructor(
@@ -149,6 +160,7 @@ class Load {
     private readonly headers: Record<string, string>,
     private readonly mustHave: readonly string[],
     private readonly pids: { gateway: number | undefined; enclave: number | undefined },
+    private readonly metricsUrl?: string,
   ) {
     this.pool = new Pool(url, { connections, pipelining: 1 });
   }
@@ -176,6 +188,7 @@ class Load {
         this.requests++;
       }
     };
+    const log0 = await logHistogram(this.metricsUrl);
     const cpu0 = { g: cpuMs(this.pids.gateway), e: cpuMs(this.pids.enclave) };
     const t0 = process.hrtime.bigint();
     const loops = Array.from({ length: this.connections }, async () => {
@@ -186,7 +199,10 @@ class Load {
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu1 = { g: cpuMs(this.pids.gateway), e: cpuMs(this.pids.enclave) };
     await Promise.all(loops);
+    const log1 = await logHistogram(this.metricsUrl);
     if (measure) {
+      this.logSeconds += log1.sum - log0.sum;
+      this.logCount += log1.count - log0.count;
       this.seconds += dt;
       this.gatewayCpuMs += cpu1.g - cpu0.g;
       this.enclaveCpuMs += cpu1.e - cpu0.e;
@@ -249,7 +265,7 @@ async function main(): Promise<number> {
     const pids = { gateway: gateway.pid, enclave: enclave.pid };
     for (const c of conns) {
       const direct = new Load('direct', e.url, c, { 'content-type': 'application/json', 'attestgate-evidence': evidence }, ['attestgate-receipt'], { ...pids, gateway: undefined });
-      const viaGateway = new Load('gateway', g.url, c, { 'content-type': 'application/json' }, ['attestgate-receipt', 'attestgate-countersignature'], pids);
+      const viaGateway = new Load('gateway', g.url, c, { 'content-type': 'application/json' }, ['attestgate-receipt', 'attestgate-countersignature'], pids, `${g.url}/metrics`);
       try {
         await direct.slice(warmupS, false);
         await viaGateway.slice(warmupS, false);
@@ -291,6 +307,10 @@ async function main(): Promise<number> {
     const ratio = g.requests / g.seconds / (d.requests / d.seconds);
     const goals = [c === 1 ? ` (goal <= 0.6 ms: ${added <= 0.6 ? 'met' : 'MISSED'})` : '', c === 32 ? ` (goal >= 0.6: ${ratio >= 0.6 ? 'met' : 'MISSED'})` : ''];
     console.log(`${c} connection${c === 1 ? '' : 's'}: gateway added p50 ${f(added)} ms${goals[0] ?? ''}; throughput gateway/direct ${f(ratio, 2)}${goals[1] ?? ''}`);
+    // The log's share: what an answer waits for its receipt to be durable, against what the gateway adds in all (means).
+    const mean = (r: Load): number => r.lat.reduce((a, b) => a + b, 0) / r.lat.length;
+    const logMs = (g.logSeconds / g.logCount) * 1000;
+    console.log(`  log: each answer waited ${f(logMs)} ms (mean) for its receipt to be durable (log append and store, group commit), ${f((100 * logMs) / (mean(g) - mean(d)), 0)}% of the mean latency the gateway adds (${f(mean(g) - mean(d))} ms)`);
   }
   if (profDir !== undefined) {
     const n = runs.filter((r) => r.path === 'gateway').reduce((a, r) => a + r.answered, 0);

@@ -210,6 +210,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   const receipts: ReceiptSink = {
     async recordReceipt(r: ReceiptEntry) {
+      const started = process.hrtime.bigint();
       const logIndex = await audit.append('receipt', { id: r.id, receipt_sha256: r.receiptSha256, attestation: r.attestationId, backend: r.backend, model: r.model, time: new Date(r.createdAt).toISOString() });
       await store.putReceipt({
         id: r.id,
@@ -219,6 +220,7 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         created_at: r.createdAt,
         body_json: JSON.stringify({ id: r.id, receipt: r.receiptJws, receipt_sha256: r.receiptSha256, attestation_id: r.attestationId, backend: r.backend, model: r.model, created_at: new Date(r.createdAt).toISOString(), log_index: logIndex }),
       });
+      metrics.receiptLogDuration.observe({}, Number(process.hrtime.bigint() - started) / 1e9);
       return { logIndex };
     },
   };

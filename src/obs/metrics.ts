@@ -256,6 +256,7 @@ export class Registry {
 }
 
 export const HTTP_DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const LOG_DURATION_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 export const VERIFICATION_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface GatewayMetrics {
@@ -266,6 +267,8 @@ export interface GatewayMetrics {
   readonly backendRefusals: Counter<'backend' | 'reason'>;
   readonly collateralCache: Counter<'result'>;
   readonly verificationDuration: Histogram<'tee'>;
+  /** The durable writes an answer waits for: its receipt appended to the log and stored. */
+  readonly receiptLogDuration: Histogram;
   readonly admittedBackends: Gauge;
 }
 
@@ -287,6 +290,12 @@ export function createGatewayMetrics(registry: Registry = new Registry()): Gatew
       'Evidence verification duration in seconds, by TEE.',
       ['tee'],
       VERIFICATION_DURATION_BUCKETS,
+    ),
+    receiptLogDuration: registry.histogram(
+      'attestgate_receipt_log_duration_seconds',
+      'Time an answer waits for its receipt to be durable: appended to the transparency log and stored (group commit included).',
+      [],
+      LOG_DURATION_BUCKETS,
     ),
     admittedBackends: registry.gauge('attestgate_admitted_backends', 'Backends currently admitted (holding a valid attestation result).'),
   };

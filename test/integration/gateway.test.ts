@@ -348,6 +348,7 @@ describe('a gateway in front of the four simulated TEEs (demo policy)', () => {
     expect(list.status).toBe(200);
     expect(list.json).toEqual({ models: [{ name: 'iris', version: '1', sha256: backendOf(g, 'enc-tdx').admission!.models[0]!.sha256 }] });
 
+    expect((await infer(g.url)).status).toBe(200);
     const m = await call(`${g.url}/metrics`);
     expect(m.status).toBe(200);
     expect(m.text).toContain('attestgate_backend_admissions_total');
@@ -355,6 +356,10 @@ describe('a gateway in front of the four simulated TEEs (demo policy)', () => {
     expect(m.text).toContain('attestgate_http_request_duration_seconds');
     expect(m.text).toMatch(/attestgate_http_request_duration_seconds_count\{[^}]*status="200"[^}]*\} [1-9]/);
     expect(m.text).toMatch(/attestgate_admitted_backends 4/);
+    // Every answer waited for its receipt to be durable, and that wait is measured.
+    expect(m.text).toMatch(/^attestgate_receipt_log_duration_seconds_count [1-9]\d*$/m);
+    expect(m.text).toMatch(/^attestgate_receipt_log_duration_seconds_sum \d/m);
+    expect(m.text).toMatch(/^attestgate_verification_duration_seconds_count\{tee="tdx"\} [1-9]/m);
   });
 });
 
