@@ -10,31 +10,17 @@ import { amdAnchorFromPem } from '../../../../attestation/amd/cert.ts';
 import { parseProduct } from '../../../../attestation/amd/kds.ts';
 import { createSevSnpCache, sevSnpInputFromFiles, verifySevSnp, type SevSnpInput } from '../../../../attestation/amd/verify.ts';
 import { fromBase64 } from '../../../../attestation/common/bytes.ts';
-import { AttestationError, type AttestationErrorCode } from '../../../../attestation/errors.ts';
+import { AttestationError } from '../../../../attestation/errors.ts';
 import type { EvidenceResult, VerifyOptions } from '../../../../attestation/result.ts';
+
+import { AMD_NOT_CLAIMS, AMD_REASONS } from '../../../helpers/fixture-reasons.ts';
 
 const ROOT = join(import.meta.dirname, '../../../fixtures/amd');
 
-/**
- * The fixtures' reason vocabulary -> our error code and reason. `vmpl` is not ours: requiring a
- * VMPL is the gateway policy's decision, so the evidence check never raises it.
- */
-const REASON_MAP: Record<string, { code: AttestationErrorCode; reason: string } | null> = {
-  length: { code: 'ERR_EVIDENCE_MALFORMED', reason: 'length' },
-  'signature-algo': { code: 'ERR_EVIDENCE_UNSUPPORTED', reason: 'signature_algo' },
-  signature: { code: 'ERR_SIGNATURE_INVALID', reason: 'signature' },
-  validity: { code: 'ERR_CERT_NOT_VALID_AT_TIME', reason: 'validity' },
-  chain: { code: 'ERR_CHAIN_UNTRUSTED', reason: 'chain' },
-  'ark-not-pinned': { code: 'ERR_CHAIN_UNTRUSTED', reason: 'ark_not_pinned' },
-  debug: { code: 'ERR_DEBUG_REFUSED', reason: 'debug_enclave' },
-  'hwid-mismatch': { code: 'ERR_COLLATERAL_MISMATCH', reason: 'hwid_mismatch' },
-  'tcb-mismatch': { code: 'ERR_COLLATERAL_MISMATCH', reason: 'tcb_mismatch' },
-  product: { code: 'ERR_COLLATERAL_MISMATCH', reason: 'product' },
-  vmpl: null,
-};
+const REASON_MAP = AMD_REASONS;
 
 /** `expected` keys that describe the case rather than a claim. */
-const META = new Set(['verdict', 'reason', 'crypto_valid', 'lenient_ok_acceptable', 'verdict_with_allow_debug', 'report_data_binding']);
+const META = AMD_NOT_CLAIMS;
 
 interface Case {
   dir: string;

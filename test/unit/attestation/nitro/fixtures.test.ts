@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AttestationError, type AttestationErrorCode } from '../../../../attestation/errors.ts';
+import { AttestationError } from '../../../../attestation/errors.ts';
 import { nitroClaims } from '../../../../attestation/nitro/claims.ts';
 import { parseNitroDocument } from '../../../../attestation/nitro/parse.ts';
 import { verifyNitro } from '../../../../attestation/nitro/verify.ts';
@@ -17,22 +17,12 @@ import { AWS_NITRO_ROOT_G1 } from '../../../../attestation/roots/aws-nitro-root.
 import { anchorFromPem, pinnedAnchor } from '../../../../attestation/roots/index.ts';
 import type { Claims, EvidenceResult, VerifyOptions } from '../../../../attestation/result.ts';
 
+import { NITRO_NOT_CLAIMS, NITRO_REASONS } from '../../../helpers/fixture-reasons.ts';
+
 const DIR = join(import.meta.dirname, '../../../fixtures/nitro');
 
-/** Fixture reason -> our error code and step (reason). */
-const REASONS: Record<string, { code: AttestationErrorCode; reason: string }> = {
-  cbor: { code: 'ERR_EVIDENCE_MALFORMED', reason: 'malformed_cbor' },
-  schema: { code: 'ERR_EVIDENCE_MALFORMED', reason: 'payload_schema' },
-  alg: { code: 'ERR_EVIDENCE_UNSUPPORTED', reason: 'cose_alg' },
-  signature: { code: 'ERR_SIGNATURE_INVALID', reason: 'cose_signature' },
-  chain: { code: 'ERR_CHAIN_UNTRUSTED', reason: 'chain_order' },
-  root: { code: 'ERR_CHAIN_UNTRUSTED', reason: 'untrusted_root' },
-  expired: { code: 'ERR_CERT_NOT_VALID_AT_TIME', reason: 'cert_expired' },
-  debug: { code: 'ERR_DEBUG_REFUSED', reason: 'debug_enclave' },
-};
-
-/** `expected` fields that are about the verdict rather than claims. */
-const NOT_CLAIMS = new Set(['verdict', 'reason', 'also_acceptable_reasons', 'verdict_with_allow_debug', 'lenient_ok_acceptable']);
+const REASONS = NITRO_REASONS;
+const NOT_CLAIMS = NITRO_NOT_CLAIMS;
 
 interface Case {
   readonly verify_at: string;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AMD_NOT_CLAIMS, AMD_REASONS, NITRO_NOT_CLAIMS, NITRO_REASONS } from '../../../helpers/fixture-reasons.ts';
 import { main, type Io } from '../../../../src/cli/main.ts';
 import { startFakePcs, type FakePcs } from '../../../fakes/fake-pcs.ts';
 import { listCases, type FixtureCase } from '../../../helpers/fixtures.ts';
@@ -200,13 +201,19 @@ describe('attestgate verify-evidence --json: every SEV-SNP and Nitro case', () =
       if (c.meta.trust_anchor !== undefined) args.push('--trust-root', join(c.dir, 'ark.pem'));
       if (c.meta.run_with_allow_debug === true) args.push('--allow-debug');
       const { status, out } = await run(args);
-      const j = JSON.parse(out) as { verdict: string; claims?: Record<string, unknown>; reason?: string };
+      const j = JSON.parse(out) as { verdict: string; claims?: Record<string, unknown>; code?: string; reason?: string };
       const lenient = exp.verdict === 'error' && exp['lenient_ok_acceptable'] === true;
-      if (!lenient) {
-        expect(j.verdict, JSON.stringify(j)).toBe(exp.verdict);
-        expect(status).toBe(exp.verdict === 'ok' ? 0 : 1);
+      if (lenient && j.verdict === 'ok') return;
+      expect(j.verdict, JSON.stringify(j)).toBe(exp.verdict);
+      expect(status).toBe(exp.verdict === 'ok' ? 0 : 1);
+      if (j.verdict === 'ok') {
+        // Every claim the case states, as the CLI prints it (JSON): the same values as the library's.
+        for (const [k, want] of Object.entries(exp)) if (!AMD_NOT_CLAIMS.has(k)) expect(j.claims?.[k], `claim ${k}`).toEqual(want);
+      } else {
+        const want = AMD_REASONS[String(exp['reason'])];
+        expect(want, `reason ${String(exp['reason'])} is in the table`).toBeDefined();
+        expect({ code: j.code, reason: j.reason }, JSON.stringify(j)).toEqual(want);
       }
-      if (j.verdict === 'ok' && typeof exp['measurement'] === 'string') expect(j.claims?.['measurement']).toBe(exp['measurement']);
     });
   }
 
@@ -219,10 +226,20 @@ describe('attestgate verify-evidence --json: every SEV-SNP and Nitro case', () =
       }
       if (c.meta.run_with_allow_debug === true) args.push('--allow-debug');
       const { status, out } = await run(args);
-      const j = JSON.parse(out) as { verdict: string; claims?: Record<string, unknown> };
+      const j = JSON.parse(out) as { verdict: string; claims?: Record<string, unknown>; code?: string; reason?: string };
       expect(j.verdict, JSON.stringify(j)).toBe(exp.verdict);
       expect(status).toBe(exp.verdict === 'ok' ? 0 : 1);
-      if (j.verdict === 'ok') expect(j.claims?.['module_id']).toBe(exp['module_id']);
+      if (j.verdict === 'ok') {
+        for (const [k, want] of Object.entries(exp)) {
+          if (NITRO_NOT_CLAIMS.has(k)) continue;
+          // The cases list PCR0-2 and the non-zero PCRs; we report every PCR the document carries.
+          if (k === 'pcrs') for (const [i, v] of Object.entries(want as Record<string, string>)) expect((j.claims?.['pcrs'] as Record<string, string>)[i], `claim pcrs[${i}]`).toBe(v);
+          else expect(j.claims?.[k], `claim ${k}`).toEqual(want);
+        }
+      } else {
+        const allowed = [String(exp['reason']), ...((exp['also_acceptable_reasons'] as string[] | undefined) ?? [])].map((r) => NITRO_REASONS[r]);
+        expect(allowed, JSON.stringify(j)).toContainEqual({ code: j.code, reason: j.reason });
+      }
     });
   }
 });
