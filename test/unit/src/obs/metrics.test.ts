@@ -122,10 +122,12 @@ describe('createGatewayMetrics', () => {
     m.collateralCache.inc({ result: 'miss' });
     m.collateralCache.inc({ result: 'hit' });
     m.verificationDuration.observe({ tee: 'tdx' }, 0.003);
+    m.receiptLogDuration.observe({}, 0.0003);
     m.admittedBackends.set({}, 1);
     const http = 'attestgate_http_request_duration_seconds';
     const labels = 'route="/v2/models/:name/infer",method="POST",status="200"';
     const vd = 'attestgate_verification_duration_seconds';
+    const rl = 'attestgate_receipt_log_duration_seconds';
     expect(m.registry.expose()).toBe(
       [
         `# HELP ${http} HTTP request duration in seconds, by route template, method and status code.`,
@@ -153,7 +155,7 @@ describe('createGatewayMetrics', () => {
         '# HELP attestgate_backend_refusals_total Backends refused, by reason (an error code).',
         '# TYPE attestgate_backend_refusals_total counter',
         'attestgate_backend_refusals_total{backend="enclave-2",reason="ERR_TCB_STATUS"} 1',
-        '# HELP attestgate_collateral_cache_total Collateral cache lookups, by result (hit or miss).',
+        '# HELP attestgate_collateral_cache_total Collateral lookups, by result: hit (cache or offline bundle), miss (fetched), stale (cached collateral served while the service failed).',
         '# TYPE attestgate_collateral_cache_total counter',
         'attestgate_collateral_cache_total{result="hit"} 2',
         'attestgate_collateral_cache_total{result="miss"} 1',
@@ -176,6 +178,25 @@ describe('createGatewayMetrics', () => {
         ].map(([le, v]) => `${vd}_bucket{tee="tdx",le="${String(le)}"} ${String(v)}`),
         `${vd}_sum{tee="tdx"} 0.003`,
         `${vd}_count{tee="tdx"} 1`,
+        `# HELP ${rl} Time an answer waits for its receipt to be durable: appended to the transparency log and stored (group commit included).`,
+        `# TYPE ${rl} histogram`,
+        ...[
+          ['0.0001', 0],
+          ['0.00025', 0],
+          ['0.0005', 1],
+          ['0.001', 1],
+          ['0.0025', 1],
+          ['0.005', 1],
+          ['0.01', 1],
+          ['0.025', 1],
+          ['0.05', 1],
+          ['0.1', 1],
+          ['0.25', 1],
+          ['1', 1],
+          ['+Inf', 1],
+        ].map(([le, v]) => `${rl}_bucket{le="${String(le)}"} ${String(v)}`),
+        `${rl}_sum 0.0003`,
+        `${rl}_count 1`,
         '# HELP attestgate_admitted_backends Backends currently admitted (holding a valid attestation result).',
         '# TYPE attestgate_admitted_backends gauge',
         'attestgate_admitted_backends 1',
