@@ -7,7 +7,7 @@
  * only for the TCB (SPL) values and the chip (hwID) named in them. A VEK for another TCB or chip
  * must not vouch for this report.
  */
-import { equalBytes, toHex } from '../common/bytes.ts';
+import { equalBytes, latin1, toHex } from '../common/bytes.ts';
 import { DerReader, TAG, decodeSmallInteger } from '../common/der.ts';
 import type { Certificate } from '../common/x509.ts';
 import { VerificationError } from '../errors.ts';
@@ -86,7 +86,7 @@ function ia5(value: Uint8Array, name: string, what: string): string {
   const t = r.expect(TAG.IA5_STRING, name);
   r.end(name);
   for (const b of t.value) if (b > 0x7e || b < 0x20) throw bad(what, `extension ${name} is not printable IA5 text`);
-  return String.fromCharCode(...t.value);
+  return latin1(t.value);
 }
 
 /**

@@ -8,7 +8,7 @@
  * AMD's root keys: anything that does not chain to the pinned ARK of the report's product, or
  * does not match what the VEK certifies, is refused.
  */
-import { equalBytes, isAllZero, toHex } from '../common/bytes.ts';
+import { equalBytes, isAllZero, latin1, toHex } from '../common/bytes.ts';
 import { assertNotRevoked, verifyCrl, type CurrentCrl } from '../common/crl.ts';
 import { sha256, verifySignature } from '../common/crypto.ts';
 import { KU_KEY_CERT_SIGN, publicKeyOf, verifiedBy, type Certificate, type TrustAnchor } from '../common/x509.ts';
@@ -626,7 +626,7 @@ interface FileContent {
 
 function looksLikePem(b: Uint8Array): boolean {
   // "-----BEGIN" somewhere near the start (allowing a BOM or leading whitespace).
-  const head = String.fromCharCode(...b.subarray(0, Math.min(b.length, 64)));
+  const head = latin1(b.subarray(0, Math.min(b.length, 64)));
   return head.includes('-----BEGIN ');
 }
 
@@ -644,7 +644,7 @@ function recognisedCert(cert: Certificate, name: string): Recognised {
 function recognise(bytes: Uint8Array, name: string): FileContent {
   const what = `SEV-SNP collateral ${name}`;
   if (looksLikePem(bytes)) {
-    const blocks = pemBlocks(String.fromCharCode(...bytes), what);
+    const blocks = pemBlocks(latin1(bytes), what);
     if (blocks.length === 0) throw unrecognised(name, 'no PEM block');
     const certs: Recognised[] = [];
     const crls: Uint8Array[] = [];

@@ -183,3 +183,16 @@ export function decodeUtf8(a: Uint8Array, what = 'text', reason = 'malformed_evi
 export function encodeUtf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
+
+/**
+ * Each byte as the code point of the same value (ISO 8859-1), for ASCII-family fields (DER
+ * strings and times, PEM). In chunks: `String.fromCharCode(...bytes)` spreads one argument per
+ * byte and overflows the call stack (a RangeError, not our error) on inputs past ~100 KB, which
+ * an attacker chooses. Not TextDecoder('latin1'): browsers decode that label as windows-1252.
+ */
+export function latin1(a: Uint8Array): string {
+  const CHUNK = 8192;
+  let out = '';
+  for (let i = 0; i < a.length; i += CHUNK) out += String.fromCharCode(...a.subarray(i, i + CHUNK));
+  return out;
+}

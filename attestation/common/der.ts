@@ -5,6 +5,7 @@
  * reason), never an exception of another type.
  */
 import { malformed } from '../errors.ts';
+import { latin1 } from './bytes.ts';
 
 export interface Tlv {
   readonly tag: number;
@@ -136,7 +137,7 @@ const DIGITS = /^[0-9]+$/;
 
 /** UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) to milliseconds since the epoch. */
 export function decodeTime(r: DerReader, t: Tlv): number {
-  const s = String.fromCharCode(...t.value);
+  const s = latin1(t.value);
   let year: number;
   let rest: string;
   if (t.tag === TAG.UTC_TIME && s.length === 13 && s.endsWith('Z')) {
@@ -193,7 +194,7 @@ export function decodeName(r: DerReader, t: Tlv): Name {
       const atv = atvs.children(atvs.expect(TAG.SEQUENCE, 'AttributeTypeAndValue'));
       const oid = decodeOid(atv.expect(TAG.OID, 'attribute type').value);
       const v = atv.next();
-      const text = String.fromCharCode(...v.value);
+      const text = latin1(v.value);
       const label = ATTR_NAMES[oid] ?? oid;
       if (label === 'CN') cn = new TextDecoder().decode(v.value);
       parts.push(`${label}=${text}`);
