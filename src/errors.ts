@@ -21,6 +21,7 @@ export const APP_ERRORS = {
   ERR_FORBIDDEN: { httpStatus: 403, description: 'The API key is valid but not allowed to do this.' },
   ERR_NOT_FOUND: { httpStatus: 404, description: 'No such resource.' },
   ERR_BODY_TOO_LARGE: { httpStatus: 413, description: 'The request body exceeds limits.max_body_bytes.' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, description: 'The request body has a Content-Encoding: bodies are forwarded to the enclave byte for byte (the receipt covers those bytes), so send them unencoded.' },
   ERR_RATE_LIMITED: { httpStatus: 429, description: 'Too many requests for this tenant; retry after the Retry-After delay.' },
   ERR_CONFIG_INVALID: { httpStatus: 500, description: 'The gateway configuration is invalid (reported at start, never to clients).' },
   ERR_INTERNAL: { httpStatus: 500, description: 'An unexpected error inside the gateway.' },

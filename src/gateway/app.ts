@@ -80,6 +80,29 @@ function param(req: Request, name: string): string {
   return v;
 }
 
+/**
+ * Express and body-parser signal a client's mistake with an error carrying a 4xx `status` (a body
+ * too large, an unsupported encoding, a path segment that is not valid percent-encoding, ...):
+ * each becomes a typed AppError with a fixed message. Their own messages are not passed on or
+ * logged, because they quote the raw path or headers, which can hold a secret.
+ */
+function clientError(e: unknown, maxBodyBytes: number): unknown {
+  const o = (typeof e === 'object' && e !== null ? e : {}) as { type?: unknown; status?: unknown; statusCode?: unknown };
+  const status = typeof o.status === 'number' ? o.status : typeof o.statusCode === 'number' ? o.statusCode : undefined;
+  if (status === undefined || status < 400 || status > 499) return e;
+  switch (o.type) {
+    case 'entity.too.large':
+      return new AppError('ERR_BODY_TOO_LARGE', `request body exceeds the limit of ${maxBodyBytes} bytes`);
+    case 'encoding.unsupported':
+      return new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'request bodies are forwarded to the enclave byte for byte: send them without Content-Encoding');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new AppError('ERR_BAD_REQUEST', 'request body could not be read');
+    default:
+      return new AppError('ERR_BAD_REQUEST', e instanceof URIError ? 'a path segment is not valid percent-encoding' : `the request could not be read (HTTP ${status})`);
+  }
+}
+
 export function createApp(d: GatewayDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -122,7 +145,9 @@ export function createApp(d: GatewayDeps): express.Express {
 
   // ---- authentication and rate limits for the inference API ----------------------------------
   const authorize = async (req: Request, res: Response): Promise<void> => {
-    const who = await authenticate(req.headers, req.socket.remoteAddress, { store: d.store, demo: d.demo });
+    // headersDistinct keeps every occurrence: Node's req.headers keeps only the first Authorization,
+    // which would let a request carry two keys and be judged on one.
+    const who = await authenticate(req.headersDistinct, req.socket.remoteAddress, { store: d.store, demo: d.demo });
     if (AppError.is(who)) throw who;
     const r = d.limiter.take(who.tenant);
     if (!r.allowed) {
@@ -159,7 +184,9 @@ export function createApp(d: GatewayDeps): express.Express {
   app.get('/v2/models/:name/versions/:version', authThen(metadata));
 
   // ---- inference -----------------------------------------------------------------------------
-  const raw = express.raw({ type: () => true, limit: d.maxBodyBytes });
+  // inflate: false: a gzip body would otherwise be inflated before forwarding, and the receipt
+  // would cover bytes the client never sent. Encoded bodies are refused (415) instead.
+  const raw = express.raw({ type: () => true, limit: d.maxBodyBytes, inflate: false });
   const infer: Handler = async (req, res) => {
     const name = param(req, 'name');
     const version = req.params['version'] === undefined ? undefined : param(req, 'version');
@@ -277,10 +304,7 @@ export function createApp(d: GatewayDeps): express.Express {
   // Express recognises an error handler by its four parameters, so `_next` must stay.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((e: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    let err = e;
-    const t = (e as { type?: unknown }).type;
-    if (t === 'entity.too.large') err = new AppError('ERR_BODY_TOO_LARGE', `request body exceeds the limit of ${d.maxBodyBytes} bytes`);
-    else if (t === 'request.aborted' || t === 'request.size.invalid') err = new AppError('ERR_BAD_REQUEST', 'request body could not be read');
+    const err = AppError.is(e) ? e : clientError(e, d.maxBodyBytes);
     const { status, body } = toErrorResponse(err);
     // The client may see only a fixed message for a 5xx; the log always gets the real one.
     if (status >= 500) d.log.error('request failed', { code: body.error.code, error: e instanceof Error ? e.message : String(e) });

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { extname, join } from 'node:path';
 import { policyDigest } from '../../attestation/policy/digest.ts';
 import { parsePolicyText, type Policy } from '../../attestation/policy/schema.ts';
@@ -256,13 +256,26 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   });
   await pool.start();
   const server = await new Promise<Server>((res, rej) => {
-    const s = app.listen(config.listen.port, config.listen.host, () => {
+    const s = createServer(
+      {
+        // Slow clients: headers within 10 s, the whole request within 60 s, and those limits
+        // checked every second (Node's default check runs every 30 s, so a slow-loris client
+        // could hold a socket for 40 s).
+        headersTimeout: 10_000,
+        requestTimeout: 60_000,
+        connectionsCheckingInterval: 1_000,
+      },
+      app,
+    );
+    // Every header is kept: past Node's default of 2000 lines it drops the rest silently
+    // (Content-Length, a second Authorization, the client's nonce). The 16 KiB header size limit
+    // (431) still bounds what a client can send.
+    s.maxHeadersCount = 0;
+    s.listen(config.listen.port, config.listen.host, () => {
       res(s);
     });
     s.once('error', rej);
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : config.listen.port;
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;

@@ -48,7 +48,10 @@ export const SECRET_KEY = /secret|authori[sz]ation|api[-_]?key|passw(?:or)?d|pas
 // `ag_<16 hex id>_<secret>` keeps its public id; any other `ag_` + 8 or more key characters (a
 // truncated or mangled key) is cut whole. The lookbehind spares words like `tag_name` (but not
 // `x_ag_...`: an underscore is how a key gets glued into an identifier).
-const API_KEY_LIKE = /(?<![A-Za-z0-9])ag_([0-9a-f]{16}_)?[A-Za-z0-9_-]{8,}/g;
+// A key in its full shape (ag_<16 hex>_<secret>) is redacted wherever it stands, even glued to a
+// word (a raw path such as `/v2/models/%ZZag_...` quoted in an error message): the first branch.
+// One pass, so that a redacted key is not matched again.
+const API_KEY_LIKE = /ag_([0-9a-f]{16})_[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9])ag_([0-9a-f]{16}_)?[A-Za-z0-9_-]{8,}/g;
 // A PEM private key of any kind (PKCS#8, RSA, EC, ENCRYPTED, OPENSSH); a missing END line (a cut
 // string) redacts to the end of the string.
 const PEM_PRIVATE = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
@@ -59,7 +62,7 @@ const MAX_STRING = 8192;
 export function redactString(s: string): string {
   const out = s
     .replace(PEM_PRIVATE, '[REDACTED PRIVATE KEY]')
-    .replace(API_KEY_LIKE, (_m, id: string | undefined) => (id === undefined ? 'ag_[REDACTED]' : `ag_${id}[REDACTED]`));
+    .replace(API_KEY_LIKE, (_m, full: string | undefined, id: string | undefined) => (full !== undefined ? `ag_${full}_[REDACTED]` : id === undefined ? 'ag_[REDACTED]' : `ag_${id}[REDACTED]`));
   return out.length > MAX_STRING ? `${out.slice(0, MAX_STRING)}…[truncated]` : out;
 }
 

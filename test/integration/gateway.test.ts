@@ -12,6 +12,8 @@
  * attestation to a real enclave) plays the backend that lies about its answers.
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +78,37 @@ const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 
 async function gateway(spec: Omit<GatewaySpec, 'simRootsFrom'>): Promise<TestGateway> {
   return startTestGateway({ simRootsFrom: shared, ...spec });
+}
+
+/** A request with exactly these header lines (repeated names stay separate lines), as fetch cannot send. */
+function rawRequest(base: string, method: string, path: string, headers: readonly [string, string][], body?: Uint8Array): Promise<{ status: number; code: string | undefined; text: string; headers: Record<string, string> }> {
+  const u = new URL(base);
+  // Object form, a list for a repeated name: Node sends each value as a header line of its own.
+  const lines: Record<string, string | string[]> = {};
+  for (const [k, v] of [...headers, ...(body === undefined ? [] : ([['content-length', String(body.length)]] as [string, string][]))]) {
+    const had = lines[k];
+    lines[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), v];
+  }
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, method, path, headers: lines }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+        } catch {
+          code = undefined;
+        }
+        const h: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h[k] = v;
+        resolve({ status: res.statusCode ?? 0, code, text, headers: h });
+      });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : Buffer.from(body));
+  });
 }
 
 async function jwksOf(url: string): Promise<JSONWebKeySet> {
@@ -333,6 +366,25 @@ describe('a gateway in front of the four simulated TEEs (demo policy)', () => {
     const notJson = await infer(g.url, { body: 'nope' });
     expect(notJson.status).toBe(400);
     expect(notJson.json).toMatchObject({ code: 'ERR_OIP_BAD_REQUEST' });
+    // Bodies are forwarded byte for byte: an encoded one is refused, never inflated (the receipt
+    // would cover bytes the client did not send) and never a 500.
+    for (const enc of ['gzip', 'deflate', 'compress', 'br']) {
+      const r = await rawRequest(g.url, 'POST', '/v2/models/iris/infer', [['content-encoding', enc], ['content-type', 'application/json']], gzipSync(IRIS_BODY));
+      expect({ enc, status: r.status, code: r.code }, r.text).toEqual({ enc, status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE' });
+    }
+    // A path segment that is not valid percent-encoding is the client's mistake: 400, and its raw
+    // text (which could hold a secret) is neither echoed nor logged.
+    for (const path of ['/v1/attestations/%ZZ', '/v1/receipts/%ZZ/proof', '/v2/models/%ZZ', '/v2/models/%ZZag_0123456789abcdef_secretsecretsecret/infer']) {
+      const r = await rawRequest(g.url, path.endsWith('infer') ? 'POST' : 'GET', path, [], path.endsWith('infer') ? IRIS_BODY : undefined);
+      expect({ path, status: r.status, code: r.code }).toEqual({ path, status: 400, code: 'ERR_BAD_REQUEST' });
+      expect(r.text).not.toContain('%ZZ');
+    }
+    expect(JSON.stringify(g.logs)).not.toContain('secretsecretsecret');
+    // Every header counts: 2500 header lines (under the 16 KiB size limit) still carry the body.
+    const many: [string, string][] = Array.from({ length: 2500 }, (_, i) => [`x${i}`, '1']);
+    const flood = await rawRequest(g.url, 'POST', '/v2/models/iris/infer', [...many, ['content-type', 'application/json'], ['attestgate-nonce', 'late-nonce-0123456789']], IRIS_BODY);
+    expect(flood.status, flood.text).toBe(200);
+    expect(parseReceiptClaims(JSON.parse(Buffer.from(flood.headers['attestgate-receipt']!.split('.')[1]!, 'base64url').toString('utf8'))).nonce).toBe('late-nonce-0123456789');
     // A client's mistake evicts nobody.
     expect((await ready(g.url)).body.backends.map((b) => b.state)).toEqual(TEES.map(() => 'admitted'));
 
@@ -786,6 +838,21 @@ describe('authentication and rate limits (demo off)', () => {
       expect((await infer(g.url, { headers: { authorization: `Bearer ${k1.secret}` } })).status).toBe(200);
       // Records and keys stay public (they are what clients verify with).
       expect((await call(`${g.url}/.well-known/jwks.json`)).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('refuses a request that carries two Authorization headers, in either order (never judged on one of them)', async () => {
+    const g = await gateway({ backends: [{ name: 'sgx', url: enclaves.sgx.url }], config: { demo: false } });
+    try {
+      const k = await g.gw.store.createApiKey('t1');
+      const wrong = 'Bearer ag_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+      for (const order of [[`Bearer ${k.secret}`, wrong], [wrong, `Bearer ${k.secret}`], [`Bearer ${k.secret}`, `Bearer ${k.secret}`]]) {
+        const r = await rawRequest(g.url, 'POST', '/v2/models/iris/infer', [...order.map((v): [string, string] => ['authorization', v]), ['content-type', 'application/json']], IRIS_BODY);
+        expect({ order, status: r.status, code: r.code }, r.text).toEqual({ order, status: 401, code: 'ERR_UNAUTHENTICATED' });
+      }
+      expect((await rawRequest(g.url, 'POST', '/v2/models/iris/infer', [['authorization', `Bearer ${k.secret}`]], IRIS_BODY)).status).toBe(200);
     } finally {
       await g.close();
     }

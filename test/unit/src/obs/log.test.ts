@@ -102,11 +102,23 @@ describe('createLogger', () => {
     const keyChars = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split(''));
     fc.assert(
       fc.property(fc.string(), fc.string({ unit: keyChars, minLength: 43, maxLength: 43 }), fc.string(), (before, secret, after) => {
-        const out = JSON.stringify(redact({ m: `${before} ag_00112233445566ff_${secret} ${after}` }));
+        // Glued to whatever comes before it, too: the full shape is redacted wherever it stands.
+        const out = JSON.stringify(redact({ m: `${before} ag_00112233445566ff_${secret} ${after}`, glued: `${before}ag_00112233445566ff_${secret}${after}` }));
         expect(out).not.toContain(secret);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('redacts a full API key glued to a word (a raw path quoted in an error), and keeps its id', () => {
+    const secret = 'S8Y3kdFNerMRW917GOel8e_jETGymwYqSVe9g03g2qA';
+    for (const text of [`Failed to decode param '%ZZag_2ab29e86db1f2489_${secret}'`, `x_ag_2ab29e86db1f2489_${secret}`, `Zag_2ab29e86db1f2489_${secret}!`]) {
+      const out = redactString(text);
+      expect(out, text).not.toContain(secret.slice(0, 8));
+      expect(out).toContain('ag_2ab29e86db1f2489_[REDACTED]');
+    }
+    // Words that merely contain ag_ stay as they are.
+    expect(redactString('tag_name and flag_value')).toBe('tag_name and flag_value');
   });
 });
 
