@@ -23,7 +23,8 @@ function intParam(req: Request, name: string, min: number): number {
   return n;
 }
 
-function asApp(e: unknown): unknown {
+/** A log failure as the gateway answers it: a caller's range error is a 400, anything else the storage's (503, ERR_STORE_IO). */
+export function asApp(e: unknown): unknown {
   if (LogError.is(e)) {
     // A range error is the caller's (an index past the tree); anything else is the log's storage.
     if (e.code === 'ERR_LOG_RANGE') return new AppError('ERR_BAD_REQUEST', e.message, { cause: e });

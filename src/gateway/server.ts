@@ -10,7 +10,7 @@ import { extname, join } from 'node:path';
 import { policyDigest } from '../../attestation/policy/digest.ts';
 import { parsePolicyText, type Policy } from '../../attestation/policy/schema.ts';
 import { openGatewayLog } from '../audit/gateway-log.ts';
-import { logRouter, proofBundle } from '../audit/routes.ts';
+import { asApp, logRouter, proofBundle } from '../audit/routes.ts';
 import { createRateLimiter } from '../auth/rate-limit.ts';
 import type { Config } from '../config/schema.ts';
 import { AppError } from '../errors.ts';
@@ -117,7 +117,15 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     now,
   });
   log.info('transparency log open', { origin: glog.tlog.origin, size: glog.tlog.size(), verifier_key: glog.tlog.verifierKey });
-  const audit: AuditLog = glog;
+  // A full disk or a broken log file is the storage's failure (503 ERR_STORE_IO, "free disk
+  // space"), never an unexplained 500: the same mapping as the log's read routes.
+  const audit: AuditLog = {
+    append: (kind, entry) =>
+      glog.append(kind, entry).catch((e: unknown) => {
+        throw asApp(e);
+      }),
+    close: () => glog.close(),
+  };
   // The key that will sign EAR results and countersignatures is logged at every start (its birth,
   // or that it is in use again), so an auditor can check every later signature against the log.
   // A key other than the one logged at the last start (the operator replaced or removed the key
