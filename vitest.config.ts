@@ -1,8 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The reliability suite runs on its own after the tests (npm test, npm run reliability): its
+    // load and latency bounds must not share the two cores with other test files.
+    exclude: [...configDefaults.exclude, 'test/reliability/**'],
     environment: 'node',
     testTimeout: 30_000,
     pool: 'forks',
