@@ -24,26 +24,10 @@
 import { VerificationError } from '../errors.ts';
 import { toBase64 } from './bytes.ts';
 import { DerReader, TAG, bitStringBytes, decodeOid, type Tlv } from './der.ts';
+import type { PublicKey, SignatureAlgorithm, SignatureEncoding } from './crypto-shared.ts';
 
-export type SignatureAlgorithm =
-  | 'ecdsa-p256-sha256'
-  | 'ecdsa-p384-sha384'
-  | 'ecdsa-sha256'
-  | 'ecdsa-sha384'
-  | 'rsa-pss-sha384'
-  | 'rsa-pkcs1-sha256'
-  | 'rsa-pkcs1-sha384';
+export { p256SpkiFromRaw, type PublicKey, type SignatureAlgorithm, type SignatureEncoding } from './crypto-shared.ts';
 
-/** `der`: ASN.1 SEQUENCE{r,s} (X.509, CRLs); `raw`: fixed-width r||s big-endian (quotes, COSE). */
-export type SignatureEncoding = 'der' | 'raw';
-
-export interface PublicKey {
-  readonly spki: Uint8Array;
-  /** Implementation handle; opaque to callers. */
-  readonly handle: unknown;
-  readonly kind: 'ec' | 'rsa';
-  readonly curve: string | undefined;
-}
 
 type WebCurve = 'P-256' | 'P-384' | 'P-521';
 
@@ -332,19 +316,7 @@ export async function importSpki(spki: Uint8Array): Promise<PublicKey> {
   return { spki, handle: parsed.handle, kind: parsed.handle.kind, curve: parsed.curve };
 }
 
-// DER prefix of SubjectPublicKeyInfo for an uncompressed P-256 point.
-const P256_PREFIX = Uint8Array.from([
-  0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-  0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
-]);
 
-/** Build an uncompressed P-256 SPKI from a raw 64-byte X||Y point (the DCAP attestation key). */
-export function p256SpkiFromRaw(xy: Uint8Array): Uint8Array {
-  const out = new Uint8Array(P256_PREFIX.length + 64);
-  out.set(P256_PREFIX);
-  out.set(xy.subarray(0, 64), P256_PREFIX.length);
-  return out;
-}
 
 const CURVE_OF: Partial<Record<SignatureAlgorithm, string>> = {
   'ecdsa-p256-sha256': 'prime256v1',

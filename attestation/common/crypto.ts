@@ -6,39 +6,16 @@
 import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { VerificationError } from '../errors.ts';
 import { TAG, bitStringBytes, decodeOid, readDer } from './der.ts';
+import { P256_PREFIX, type PublicKey, type SignatureAlgorithm, type SignatureEncoding } from './crypto-shared.ts';
 
-export type SignatureAlgorithm =
-  | 'ecdsa-p256-sha256'
-  | 'ecdsa-p384-sha384'
-  | 'ecdsa-sha256'
-  | 'ecdsa-sha384'
-  | 'rsa-pss-sha384'
-  | 'rsa-pkcs1-sha256'
-  | 'rsa-pkcs1-sha384';
+export { p256SpkiFromRaw, type PublicKey, type SignatureAlgorithm, type SignatureEncoding } from './crypto-shared.ts';
 
-/** `der`: ASN.1 SEQUENCE{r,s} (X.509, CRLs); `raw`: fixed-width r||s big-endian (quotes, COSE). */
-export type SignatureEncoding = 'der' | 'raw';
-
-export interface PublicKey {
-  readonly spki: Uint8Array;
-  /** Implementation handle; opaque to callers. */
-  readonly handle: unknown;
-  readonly kind: 'ec' | 'rsa';
-  readonly curve: string | undefined;
-}
 
 export async function importSpki(spki: Uint8Array): Promise<PublicKey> {
   await Promise.resolve();
   return importSpkiSync(spki);
 }
 
-// DER prefix of SubjectPublicKeyInfo for an uncompressed P-256 point. Importing such keys as JWK
-// is ~40% cheaper in OpenSSL 3 than decoding the DER, and key import is the largest
-// single cost of a cold DCAP verification after the ECDSA verifications themselves.
-const P256_PREFIX = Uint8Array.from([
-  0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-  0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
-]);
 
 /** Also false when `a` is shorter: a read past its end is undefined, which equals no byte. */
 function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
@@ -113,13 +90,6 @@ function importSpkiSync(spki: Uint8Array): PublicKey {
   return { spki, handle: key, kind: type === 'ec' ? 'ec' : 'rsa', curve: key.asymmetricKeyDetails?.namedCurve };
 }
 
-/** Build an uncompressed P-256 SPKI from a raw 64-byte X||Y point (the DCAP attestation key). */
-export function p256SpkiFromRaw(xy: Uint8Array): Uint8Array {
-  const out = new Uint8Array(P256_PREFIX.length + 64);
-  out.set(P256_PREFIX);
-  out.set(xy.subarray(0, 64), P256_PREFIX.length);
-  return out;
-}
 
 const CURVE_OF: Partial<Record<SignatureAlgorithm, string>> = {
   'ecdsa-p256-sha256': 'prime256v1',
