@@ -70,7 +70,7 @@ export function createCollateralSource(o: CollateralSourceOptions): CollateralSo
       ...(o.persist === undefined ? {} : { persist: o.persist }),
       ...(o.onCache === undefined ? {} : { onLookup: o.onCache }),
     });
-    kds = createKdsClient({ baseUrl: c.kds_url, ...(o.fetch === undefined ? {} : { fetch: o.fetch }) });
+    kds = createKdsClient({ baseUrl: c.kds_url, ...(o.fetch === undefined ? {} : { fetch: o.fetch }), ...(o.clock === undefined ? {} : { clock: o.clock }) });
   }
   return async (answer) => {
     if (answer.tee === 'sgx' || answer.tee === 'tdx') {

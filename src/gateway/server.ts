@@ -169,6 +169,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
 
   const collateral = createCollateralSource({
     config: config.attestation.collateral,
+    // The gateway's one clock: cached collateral expires on the same time the verifier checks it at.
+    clock: now,
     persist: store,
     onCache: (result) => {
       metrics.collateralCache.inc({ result });
