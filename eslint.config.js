@@ -30,7 +30,7 @@ const clientBoundary = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'dist/**', 'data/**', 'scratch/**', 'bin/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'coverage/**', 'dist/**', 'web/dist/**', 'data/**', 'scratch/**', 'bin/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
