@@ -121,13 +121,18 @@ export async function admitBackend(client: EnclaveClient, ctx: AdmissionContext)
   // 2-3. Collateral and verification.
   let collateral: CollateralFile[] = answer.collateral.map((c) => ({ name: c.name, bytes: c.bytes }));
   let result: EvidenceResult;
+  // One time for the whole appraisal (verification, appraisal, EAR, expiry, the record's
+  // created_at that clients re-verify at), read once the evidence and collateral are in hand: a
+  // clock read per step would let a clock change between them judge one result at two times.
+  let at = new Date(ctx.now());
   try {
     if (ctx.collateral !== undefined) collateral = [...collateral, ...(await ctx.collateral(answer))];
     const anchors = await ctx.trustAnchors(answer.tee);
+    at = new Date(ctx.now());
     const t0 = performance.now();
     result = await verifyEvidence(
       { tee: answer.tee, evidence: answer.evidence, collateral },
-      { ...ctx.verifyOptions, at: new Date(ctx.now()), allowDebug: ctx.policy.dangerouslyAllowDebug, ...(anchors === undefined ? {} : { trustAnchors: anchors }) },
+      { ...ctx.verifyOptions, at, allowDebug: ctx.policy.dangerouslyAllowDebug, ...(anchors === undefined ? {} : { trustAnchors: anchors }) },
     );
     ctx.onVerified?.(answer.tee, (performance.now() - t0) / 1000);
     // 4. The evidence must commit to our nonce, the presented key and the declared models.
@@ -140,9 +145,9 @@ export async function admitBackend(client: EnclaveClient, ctx: AdmissionContext)
   }
 
   // 5. Appraisal: every check, got and want.
-  const at = new Date(ctx.now());
   const appraisal = appraise(result, ctx.policy, { at, models: answer.models });
-  const expiresAt = Math.min(createdAt + ctx.lifetimeMs, Date.parse(result.expires_at));
+  const verifiedAt = at.getTime();
+  const expiresAt = Math.min(verifiedAt + ctx.lifetimeMs, Date.parse(result.expires_at));
 
   // 6. The signed attestation result.
   const ear = buildEar({
@@ -162,10 +167,11 @@ export async function admitBackend(client: EnclaveClient, ctx: AdmissionContext)
   return {
     ...base,
     ...seen,
+    createdAt: verifiedAt,
     admitted,
     status: appraisal.status,
     reasons: admitted ? [] : appraisal.mismatches.map((m) => ({ code: 'ERR_POLICY_MISMATCH', reason: m.field, message: `${m.field} is ${m.got}, want ${m.want}` })),
-    expiresAt: admitted ? expiresAt : createdAt,
+    expiresAt: admitted ? expiresAt : verifiedAt,
     collateral,
     result,
     appraisal,

@@ -89,6 +89,16 @@ export class BackendPool {
       this.refuse(b, a, a.reasons.map((r) => r.message).join('; ') || 'refused');
       return;
     }
+    // The clock may have passed the admission's end while it was being recorded (a slow store,
+    // a clock step): an admission that is already over admits nothing.
+    if (this.opts.now() >= a.expiresAt) {
+      // Which bound ended it: its collateral (the verifier's result expires then) or its lifetime.
+      const collateral = a.result !== undefined && Date.parse(a.result.expires_at) <= a.expiresAt;
+      const message = `admission ${a.id} expired (${new Date(a.expiresAt).toISOString()}) before it could be used`;
+      const reason = { code: collateral ? 'ERR_COLLATERAL_STALE' : 'ERR_ADMISSION_EXPIRED', reason: 'expired_before_use', message };
+      this.refuse(b, { ...a, admitted: false, reasons: [reason] }, message);
+      return;
+    }
     b.admission = a;
     b.state = 'admitted';
     b.reason = undefined;
