@@ -9,17 +9,17 @@
  * report and saves the state. Exit status: 0 nothing wrong, 1 any finding, 2 usage, I/O or
  * network error (no verdict on the log).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AttestationError } from '../../attestation/errors.ts';
 import { policyDigest } from '../../attestation/policy/digest.ts';
 import { parsePolicyText } from '../../attestation/policy/schema.ts';
 import type { TrustAnchor } from '../../attestation/common/x509.ts';
-import type { CollateralFile } from '../../attestation/registry.ts';
 import { anchorFromPem } from '../../attestation/roots/index.ts';
 import { parseVerifierKey } from '../audit/checkpoint.ts';
 import { sha256 } from '../audit/sha256-node.ts';
+import { readCollateral } from './collateral-files.ts';
 import { AuditUsageError, FINDING_KINDS, runAudit, type AuditReport, type FindingKind } from './audit-check.ts';
 import { AuditSourceError, dirSource, gatewaySource, type LogSource } from './audit-source.ts';
 import { defaultStatePath, loadState, saveState, StateFileError } from './audit-state.ts';
@@ -49,21 +49,6 @@ class AuditArgError extends Error {
   override readonly name = 'AuditArgError';
 }
 
-/** --collateral files, and every file of a --collateral directory (non-bundles are skipped later). */
-async function readCollateralFiles(paths: readonly string[]): Promise<CollateralFile[]> {
-  const out: CollateralFile[] = [];
-  for (const p of paths) {
-    let st;
-    try {
-      st = await stat(p);
-    } catch {
-      throw new AuditArgError(`--collateral ${p}: no such file or directory`);
-    }
-    const files = st.isDirectory() ? (await readdir(p)).sort().map((n) => join(p, n)) : [p];
-    for (const f of files) if ((await stat(f)).isFile()) out.push({ name: f, bytes: new Uint8Array(await readFile(f)) });
-  }
-  return out;
-}
 
 /** Progress on stderr: a bar on a terminal, a line per 10% otherwise (and always with --json). */
 export function progressReporter(io: AuditIo, tty: boolean, json: boolean, minEntries = 1000): (phase: 'entries' | 'attestations', done: number, total: number) => void {
@@ -213,7 +198,12 @@ export async function auditCommand(args: readonly string[], io: AuditIo, stderrI
         if (AttestationError.is(e)) throw new AuditArgError(`--policy ${path}: ${e.message}`);
         throw e;
       }
-      const collateral = await readCollateralFiles(values.collateral ?? []);
+      let collateral;
+      try {
+        collateral = await readCollateral(values.collateral ?? []);
+      } catch (e: unknown) {
+        throw new AuditArgError(`--collateral: ${e instanceof Error ? e.message : String(e)}`);
+      }
       reappraisal = { policy, policyDigest: await policyDigest(policy), ...(values.at === undefined ? {} : { at: parseTime(values.at) }), ...(collateral.length === 0 ? {} : { collateral }) };
     }
 

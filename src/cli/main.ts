@@ -3,8 +3,7 @@
  * trust anchor the user named, and prints the result. Exit status: 0 verified, 1 evidence
  * rejected, 2 usage or I/O error.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AttestationError } from '../../attestation/errors.ts';
 import { anchorFromPem } from '../../attestation/roots/index.ts';
@@ -13,6 +12,7 @@ import { TEE_KINDS, type EvidenceResult, type TeeKind } from '../../attestation/
 import { dcapCollateralNeeds } from '../../attestation/intel/request.ts';
 import { createPcsProvider, type UpdateType } from '../collateral/pcs.ts';
 import { AUDIT_USAGE, auditCommand } from './audit.ts';
+import { readCollateral } from './collateral-files.ts';
 import { runDemo } from './demo.ts';
 import { CALL_USAGE, callCommand } from './call.ts';
 import { VERIFY_USAGE, verifyCommand } from './verify.ts';
@@ -40,21 +40,6 @@ const USAGE = `usage:
   attestgate demo            verify the sample evidence bundled in test/fixtures, step by step
 ${VERIFY_USAGE}${CALL_USAGE}${AUDIT_USAGE.replace(/^usage:\n/, '')}`;
 
-async function readCollateral(paths: readonly string[]): Promise<CollateralFile[]> {
-  const out: CollateralFile[] = [];
-  for (const p of paths) {
-    const st = await stat(p);
-    if (st.isDirectory()) {
-      for (const name of (await readdir(p)).sort()) {
-        const full = join(p, name);
-        if ((await stat(full)).isFile()) out.push({ name: full, bytes: new Uint8Array(await readFile(full)), optional: true });
-      }
-    } else {
-      out.push({ name: p, bytes: new Uint8Array(await readFile(p)) });
-    }
-  }
-  return out;
-}
 
 /** Fetch the quote's collateral from a PCS/PCCS and hand it on as one bundle file. */
 async function fetchDcapCollateral(quote: Uint8Array, baseUrl: string, update: UpdateType | undefined): Promise<CollateralFile> {
