@@ -4,7 +4,8 @@
  * returned has no property that holds it, so JSON.stringify or a debugger print of it shows only
  * public data). A restart makes a new key, which the gateway must attest afresh.
  */
-import { generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { signCompact } from '../attestation/common/jws-node.ts';
 import { jwkThumbprint, type PublicJwk } from '../attestation/binding.ts';
 
 export interface EnclavePublicJwk {
@@ -50,11 +51,8 @@ export async function generateEnclaveKey(): Promise<EnclaveKey> {
     kid,
     spki,
     signCompact(payload: Uint8Array, header: Readonly<Record<string, string>> = {}): string {
-      const protectedHeader = b64url(JSON.stringify({ ...header, alg: 'ES256', kid }));
-      const input = `${protectedHeader}.${b64url(payload)}`;
-      // JWS ES256 signatures are the raw 64-byte r||s (RFC 7518 3.4), not DER.
-      const sig = nodeSign('sha256', Buffer.from(input), { key: priv, dsaEncoding: 'ieee-p1363' });
-      return `${input}.${b64url(sig)}`;
+      // The caller's header cannot set kid (or alg, which signCompact sets last).
+      return signCompact('ES256', priv, { ...header, kid }, payload);
     },
   };
 }

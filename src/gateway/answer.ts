@@ -7,14 +7,16 @@
  *     and the attestation id (docs/gateway.md);
  *   - `Accept: application/jose+json`: one JWS in General JSON Serialization whose payload
  *     (receipt + response) carries the enclave's signature and the gateway's.
+ * Both run for every answer, so their signatures are checked and made with Node's synchronous
+ * OpenSSL calls (attestation/common/jws-node.ts), not jose's WebCrypto jobs.
  */
 import { createHash } from 'node:crypto';
-import { CompactSign, FlattenedSign, flattenedVerify, importJWK, type JWK } from 'jose';
 import { isDeepStrictEqual } from 'node:util';
+import { jwsAlgOf, publicKeyOfJwk, signCompact, signFlattened, verifyCompact, verifyFlattened } from '../../attestation/common/jws-node.ts';
 import type { ReceiptClaims } from '../../attestation/receipt.ts';
 import { ANSWER_JWS_TYP, RECEIPT_HEADER } from '../../enclave/protocol.ts';
 import { AppError } from '../errors.ts';
-import { ReceiptError, verifyReceiptJws } from '../receipts/verify.ts';
+import { ReceiptError, verifyReceiptJwsWith } from '../receipts/verify.ts';
 import type { GatewayKey } from '../signing/keys.ts';
 import type { Admission } from './admission.ts';
 import type { ForwardResult } from './enclave-client.ts';
@@ -38,14 +40,15 @@ function fault(msg: string, cause?: unknown): AppError {
 }
 
 /** Check the backend's answer against what was forwarded and what was attested. Throws ERR_RECEIPT_INVALID. */
-export async function checkAnswer(admission: Admission, forwarded: Uint8Array, res: ForwardResult, jose: boolean, clientNonce?: string): Promise<CheckedAnswer> {
+export function checkAnswer(admission: Admission, forwarded: Uint8Array, res: ForwardResult, jose: boolean, clientNonce?: string): CheckedAnswer {
   const key = admission.key;
   if (key === undefined || admission.evidenceSha256 === undefined) throw fault(`backend ${admission.backend} has no attested key`);
   const header = res.headers[RECEIPT_HEADER];
   if (typeof header !== 'string') throw fault(`backend ${admission.backend} answered without a receipt`);
   let receipt: ReceiptClaims;
   try {
-    receipt = await verifyReceiptJws(header, key);
+    const pub = publicKeyOfJwk(key);
+    receipt = verifyReceiptJwsWith(header, key, (jws) => verifyCompact('ES256', pub, jws));
   } catch (e: unknown) {
     throw fault(`backend ${admission.backend}: ${e instanceof ReceiptError ? e.message : 'receipt does not verify'}`, e);
   }
@@ -74,8 +77,8 @@ export async function checkAnswer(admission: Admission, forwarded: Uint8Array, r
   }
   let payload: Uint8Array;
   try {
-    const v = await flattenedVerify({ payload: f.payload, protected: f.protected, signature: f.signature }, await importJWK(key as JWK, 'ES256'), { algorithms: ['ES256'] });
-    if (v.protectedHeader?.typ !== ANSWER_JWS_TYP || v.protectedHeader.kid !== key.kid) throw new Error('unexpected header');
+    const v = verifyFlattened('ES256', publicKeyOfJwk(key), { payload: f.payload, protected: f.protected, signature: f.signature });
+    if (v.header['typ'] !== ANSWER_JWS_TYP || v.header['kid'] !== key.kid) throw new Error('unexpected header');
     payload = v.payload;
   } catch (e: unknown) {
     throw fault(`backend ${admission.backend}: jose answer signature does not verify with the attested enclave key`, e);
@@ -95,19 +98,21 @@ export interface Countersigned {
 }
 
 /** The gateway's signature over the answer, naming the attestation result relied on (and the log entry). */
-export async function countersign(key: GatewayKey, a: CheckedAnswer, ctx: { attestationId: string; backend: string; logIndex?: number; now: number }): Promise<Countersigned> {
+export function countersign(key: GatewayKey, a: CheckedAnswer, ctx: { attestationId: string; backend: string; logIndex?: number; now: number; receiptSha256?: string }): Countersigned {
+  const alg = jwsAlgOf(key.privateKey);
+  if (alg !== key.alg) throw new AppError('ERR_INTERNAL', `the gateway key is not a ${key.alg} key`);
   const common = { attestation: ctx.attestationId, receipt_id: a.receipt.id, ...(ctx.logIndex === undefined ? {} : { log_index: ctx.logIndex }) };
   if (a.flattened === undefined) {
     const payload = {
       typ: 'attestgate-countersignature/v1',
-      receipt_sha256: sha256hex(a.receiptJws),
+      receipt_sha256: ctx.receiptSha256 ?? sha256hex(a.receiptJws),
       receipt_id: a.receipt.id,
       attestation_id: ctx.attestationId,
       backend: ctx.backend,
       iat: Math.floor(ctx.now / 1000),
       ...(ctx.logIndex === undefined ? {} : { log_index: ctx.logIndex }),
     };
-    const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: COUNTERSIGNATURE_TYP }).sign(key.privateKey);
+    const jws = signCompact(alg, key.privateKey, { kid: key.kid, typ: COUNTERSIGNATURE_TYP }, new TextEncoder().encode(JSON.stringify(payload)));
     return {
       headers: { [RECEIPT_HEADER]: a.receiptJws, [COUNTERSIGNATURE_HEADER]: jws, 'attestgate-receipt-id': a.receipt.id, 'attestgate-attestation': ctx.attestationId },
       body: a.body,
@@ -115,20 +120,19 @@ export async function countersign(key: GatewayKey, a: CheckedAnswer, ctx: { atte
       countersignature: jws,
     };
   }
-  const payloadBytes = new Uint8Array(Buffer.from(a.flattened.payload, 'base64url'));
-  const g = await new FlattenedSign(payloadBytes).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ANSWER_JWS_TYP, ...common }).sign(key.privateKey);
-  if (g.payload !== a.flattened.payload) throw new AppError('ERR_INTERNAL', 'payload re-encoding differs');
+  // The gateway signs the enclave's payload exactly as encoded: one payload, two signatures.
+  const g = signFlattened(alg, key.privateKey, { kid: key.kid, typ: ANSWER_JWS_TYP, ...common }, a.flattened.payload);
   const general = {
     payload: a.flattened.payload,
     signatures: [
       { protected: a.flattened.protected, signature: a.flattened.signature },
-      { protected: g.protected ?? '', signature: g.signature },
+      { protected: g.protected, signature: g.signature },
     ],
   };
   return {
     headers: { 'attestgate-receipt-id': a.receipt.id, 'attestgate-attestation': ctx.attestationId },
     body: new TextEncoder().encode(JSON.stringify(general)),
     contentType: 'application/jose+json',
-    countersignature: `${g.protected ?? ''}..${g.signature}`,
+    countersignature: `${g.protected}..${g.signature}`,
   };
 }

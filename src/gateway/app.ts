@@ -236,7 +236,7 @@ export function createApp(d: GatewayDeps): express.Express {
       }
       let checked;
       try {
-        checked = await checkAnswer(admission, body, r, jose, nonce);
+        checked = checkAnswer(admission, body, r, jose, nonce);
         // A receipt id seen before is a replayed answer, not one computed for this request.
         if ((await d.store.getReceipt(checked.receipt.id)) !== undefined) {
           throw new AppError('ERR_RECEIPT_INVALID', `backend ${b.name}: receipt ${checked.receipt.id} was already used (a replayed answer)`, { expose: true });
@@ -248,6 +248,7 @@ export function createApp(d: GatewayDeps): express.Express {
         throw e;
       }
       const now = d.now();
+      const receiptSha256 = sha256hex(checked.receiptJws);
       const { logIndex } = await d.receipts.recordReceipt({
         id: checked.receipt.id,
         attestationId: admission.id,
@@ -255,9 +256,9 @@ export function createApp(d: GatewayDeps): express.Express {
         model: `${checked.receipt.model.name}:${checked.receipt.model.version}`,
         createdAt: now,
         receiptJws: checked.receiptJws,
-        receiptSha256: sha256hex(checked.receiptJws),
+        receiptSha256,
       });
-      const signed = await countersign(d.key, checked, { attestationId: admission.id, backend: b.name, now, ...(logIndex === undefined ? {} : { logIndex }) });
+      const signed = countersign(d.key, checked, { attestationId: admission.id, backend: b.name, now, receiptSha256, ...(logIndex === undefined ? {} : { logIndex }) });
       res.status(200).set(signed.headers).type(signed.contentType).send(Buffer.from(signed.body));
       return;
     }

@@ -1,8 +1,9 @@
 /**
  * Checking an enclave receipt (docs/receipts.md): the JWS signature by the attested enclave key
  * (ES256 only, whatever the header says), the header's typ and kid, and the closed claims schema.
- * Shared by the gateway (before it answers) and the client verifier (offline); runs on WebCrypto
- * through jose, so it works unchanged in a browser.
+ * Shared by the gateway (before it answers) and the client verifier (offline). verifyReceiptJws
+ * runs on WebCrypto through jose, so it works unchanged in a browser; verifyReceiptJwsWith takes a
+ * synchronous signature check instead (the gateway's, on Node's OpenSSL).
  */
 import { compactVerify, decodeProtectedHeader, importJWK, type CryptoKey, type JWK } from 'jose';
 import { RECEIPT_JWS_TYP, parseReceiptClaims, type ReceiptClaims } from '../../attestation/receipt.ts';
@@ -31,8 +32,8 @@ function importKey(jwk: JWK): Promise<CryptoKey | Uint8Array> {
   return k;
 }
 
-/** Verify a receipt JWS against the enclave key `jwk` (whose kid must match the header's). */
-export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }): Promise<ReceiptClaims> {
+/** The shape and header checks every receipt passes before its signature is checked. */
+function preflight(jws: string, jwk: JWK & { kid: string }): void {
   if (typeof jws !== 'string' || jws.length > 16_384 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) {
     throw new ReceiptError('malformed', 'receipt is not a compact JWS');
   }
@@ -45,12 +46,10 @@ export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }):
   if (header.typ !== RECEIPT_JWS_TYP) throw new ReceiptError('malformed', `receipt typ is ${String(header.typ)}, want ${RECEIPT_JWS_TYP}`);
   if (header.alg !== 'ES256') throw new ReceiptError('malformed', `receipt alg is ${String(header.alg)}; only ES256 is accepted`);
   if (header.kid !== jwk.kid) throw new ReceiptError('wrong_key', `receipt is signed by key ${String(header.kid)}, not by the attested enclave key ${jwk.kid}`);
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(jws, await importKey(jwk), { algorithms: ['ES256'] }));
-  } catch (e: unknown) {
-    throw new ReceiptError('signature', 'receipt signature does not verify with the attested enclave key', { cause: e });
-  }
+}
+
+/** The claims of a verified payload, through the closed schema; they must name the key that signed. */
+function claimsOf(payload: Uint8Array, jwk: JWK & { kid: string }): ReceiptClaims {
   let claims: ReceiptClaims;
   try {
     claims = parseReceiptClaims(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)));
@@ -59,4 +58,35 @@ export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }):
   }
   if (claims.kid !== jwk.kid) throw new ReceiptError('wrong_key', `receipt claims name key ${claims.kid}, not ${jwk.kid}`);
   return claims;
+}
+
+const SIGNATURE_FAILURE = 'receipt signature does not verify with the attested enclave key';
+
+/** Verify a receipt JWS against the enclave key `jwk` (whose kid must match the header's). */
+export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }): Promise<ReceiptClaims> {
+  preflight(jws, jwk);
+  let payload: Uint8Array;
+  try {
+    ({ payload } = await compactVerify(jws, await importKey(jwk), { algorithms: ['ES256'] }));
+  } catch (e: unknown) {
+    throw new ReceiptError('signature', SIGNATURE_FAILURE, { cause: e });
+  }
+  return claimsOf(payload, jwk);
+}
+
+/**
+ * The same checks with the signature verified synchronously by `verify` (the gateway passes
+ * Node's OpenSSL, attestation/common/jws-node.ts, which costs a fraction of a WebCrypto job on
+ * its hot path). `verify` gets the compact JWS and returns the decoded header and payload, or
+ * throws when the signature does not verify.
+ */
+export function verifyReceiptJwsWith(jws: string, jwk: JWK & { kid: string }, verify: (jws: string) => { header: Readonly<Record<string, unknown>>; payload: Uint8Array }): ReceiptClaims {
+  preflight(jws, jwk);
+  let payload: Uint8Array;
+  try {
+    ({ payload } = verify(jws));
+  } catch (e: unknown) {
+    throw new ReceiptError('signature', SIGNATURE_FAILURE, { cause: e });
+  }
+  return claimsOf(payload, jwk);
 }
