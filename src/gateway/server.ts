@@ -23,6 +23,7 @@ import { admitBackend, type Admission } from './admission.ts';
 import { createApp, type ReceiptEntry, type ReceiptSink } from './app.ts';
 import { createCollateralSource } from './collateral.ts';
 import { EnclaveClient } from './enclave-client.ts';
+import { receiptLogEntry, receiptRecord, recoverReceipts } from './receipt-record.ts';
 import { BackendPool } from './pool.ts';
 import { loadTrust } from './trust.ts';
 import { webRouter } from '../web/routes.ts';
@@ -31,7 +32,7 @@ export const GATEWAY_BUILD = 'attestgate/0.1.0';
 
 /** What the gateway appends to the transparency log (src/audit) besides the store. */
 export interface AuditLog {
-  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>): Promise<number>;
+  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>, blobs?: readonly Uint8Array[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -117,11 +118,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     now,
   });
   log.info('transparency log open', { origin: glog.tlog.origin, size: glog.tlog.size(), verifier_key: glog.tlog.verifierKey });
+  await recoverReceipts(glog, store, log);
   // A full disk or a broken log file is the storage's failure (503 ERR_STORE_IO, "free disk
   // space"), never an unexplained 500: the same mapping as the log's read routes.
   const audit: AuditLog = {
-    append: (kind, entry) =>
-      glog.append(kind, entry).catch((e: unknown) => {
+    append: (kind, entry, blobs) =>
+      glog.append(kind, entry, blobs).catch((e: unknown) => {
         throw asApp(e);
       }),
     close: () => glog.close(),
@@ -218,18 +220,13 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     },
   });
 
+  // One durable write per answer: the log entry and the receipt's JWS, fsynced together; the
+  // store's copy follows without an fsync of its own and is recovered from the log (receipt-record.ts).
   const receipts: ReceiptSink = {
     async recordReceipt(r: ReceiptEntry) {
       const started = process.hrtime.bigint();
-      const logIndex = await audit.append('receipt', { id: r.id, receipt_sha256: r.receiptSha256, attestation: r.attestationId, backend: r.backend, model: r.model, time: new Date(r.createdAt).toISOString() });
-      await store.putReceipt({
-        id: r.id,
-        attestation_id: r.attestationId,
-        backend: r.backend,
-        model: r.model,
-        created_at: r.createdAt,
-        body_json: JSON.stringify({ id: r.id, receipt: r.receiptJws, receipt_sha256: r.receiptSha256, attestation_id: r.attestationId, backend: r.backend, model: r.model, created_at: new Date(r.createdAt).toISOString(), log_index: logIndex }),
-      });
+      const logIndex = await audit.append('receipt', receiptLogEntry(r), [new TextEncoder().encode(r.receiptJws)]);
+      await store.putReceipt(receiptRecord(r, logIndex));
       metrics.receiptLogDuration.observe({}, Number(process.hrtime.bigint() - started) / 1e9);
       return { logIndex };
     },

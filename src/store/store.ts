@@ -76,6 +76,12 @@ export interface Store {
   putAttestation(record: AttestationRecord): Promise<void>;
   getAttestation(id: string): Promise<AttestationRecord | undefined>;
 
+  /**
+   * Committed when it resolves, but not necessarily flushed to disk: a crash of the process keeps
+   * it, a power loss may take the latest ones. The gateway appends every receipt (with its JWS) to
+   * the transparency log durably first, and restores from there what the store lost when it opens
+   * (src/gateway/receipt-record.ts); a second fsync per answer would double its durable writes.
+   */
   putReceipt(record: ReceiptRecord): Promise<void>;
   getReceipt(id: string): Promise<ReceiptRecord | undefined>;
 

@@ -177,6 +177,16 @@ describe('SqliteStore: records', () => {
     expect(await s.getReceipt('nope')).toBeUndefined();
   });
 
+  it('commits receipts without an fsync of their own and leaves the connection at synchronous FULL for everything else', async () => {
+    const s = openStore();
+    await s.putReceipt({ ...rcp, id: 'nosync-1' });
+    expect(s.diagnostics().synchronous).toBe('FULL');
+    // Also after a failed batch.
+    await rejection(s.putReceipt({ ...rcp, id: 'nosync-1', body_json: '{"x":3}' }));
+    expect(s.diagnostics().synchronous).toBe('FULL');
+    expect(await s.getReceipt('nosync-1')).toEqual({ ...rcp, id: 'nosync-1' });
+  });
+
   it('group-commits receipts: concurrent puts share a transaction, a write-once conflict fails only its own put, close commits what is queued', async () => {
     const dir = freshDir();
     const s = openStore(dir);
