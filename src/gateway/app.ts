@@ -15,12 +15,9 @@
  * Fail closed: no admitted backend for a model -> 503 with the reasons; a bad receipt -> the
  * backend is evicted and the client gets 502, never the answer.
  */
-import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { JWK } from 'jose';
-import { CLIENT_NONCE } from '../../attestation/receipt.ts';
-import { EVIDENCE_HEADER, NONCE_HEADER } from '../../enclave/protocol.ts';
-import { authenticate } from '../auth/api-keys.ts';
+import { NONCE_HEADER } from '../../enclave/protocol.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
 import { AppError, toErrorResponse } from '../errors.ts';
 import type { Logger } from '../obs/log.ts';
@@ -29,23 +26,11 @@ import type { GatewayMetrics } from '../obs/metrics.ts';
 import type { Policy } from '../../attestation/policy/schema.ts';
 import type { GatewayKey } from '../signing/keys.ts';
 import type { Store } from '../store/store.ts';
-import { checkAnswer, countersign } from './answer.ts';
 import type { BackendPool } from './pool.ts';
 
-/** Where receipts go before their answer leaves: durable when append resolves. */
-export interface ReceiptSink {
-  recordReceipt(entry: ReceiptEntry): Promise<{ logIndex?: number }>;
-}
+import { authorizeInference, forwardInfer, NAME, type ReceiptSink } from './infer.ts';
 
-export interface ReceiptEntry {
-  readonly id: string;
-  readonly attestationId: string;
-  readonly backend: string;
-  readonly model: string;
-  readonly createdAt: number;
-  readonly receiptJws: string;
-  readonly receiptSha256: string;
-}
+export type { ReceiptEntry, ReceiptSink } from './infer.ts';
 
 export interface GatewayDeps {
   readonly store: Store;
@@ -64,8 +49,6 @@ export interface GatewayDeps {
   readonly mount?: (app: express.Express) => void;
 }
 
-const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
-const sha256hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap =
@@ -145,15 +128,10 @@ export function createApp(d: GatewayDeps): express.Express {
 
   // ---- authentication and rate limits for the inference API ----------------------------------
   const authorize = async (req: Request, res: Response): Promise<void> => {
-    // headersDistinct keeps every occurrence: Node's req.headers keeps only the first Authorization,
-    // which would let a request carry two keys and be judged on one.
-    const who = await authenticate(req.headersDistinct, req.socket.remoteAddress, { store: d.store, demo: d.demo });
-    if (AppError.is(who)) throw who;
-    const r = d.limiter.take(who.tenant);
-    if (!r.allowed) {
-      res.set('retry-after', String(r.retryAfterS));
-      throw new AppError('ERR_RATE_LIMITED', `tenant ${who.tenant} is over its rate limit; retry after ${r.retryAfterS} s`);
-    }
+    const refused = await authorizeInference(d, req.headersDistinct, req.socket.remoteAddress);
+    if (refused === undefined) return;
+    if (refused.retryAfterS !== undefined) res.set('retry-after', String(refused.retryAfterS));
+    throw refused.error;
   };
   const authThen =
     (h: Handler) =>
@@ -188,80 +166,14 @@ export function createApp(d: GatewayDeps): express.Express {
   // would cover bytes the client never sent. Encoded bodies are refused (415) instead.
   const raw = express.raw({ type: () => true, limit: d.maxBodyBytes, inflate: false });
   const infer: Handler = async (req, res) => {
-    const name = param(req, 'name');
-    const version = req.params['version'] === undefined ? undefined : param(req, 'version');
-    const body = Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array();
-    const nonce = req.get(NONCE_HEADER);
-    if (nonce !== undefined && !CLIENT_NONCE.test(nonce)) throw new AppError('ERR_BAD_REQUEST', `${NONCE_HEADER} must be base64url, 16 to 128 characters`);
-    const jose = (req.get('accept') ?? '').toLowerCase().includes('application/jose+json');
-    const path = `/v2/models/${name}${version === undefined ? '' : `/versions/${version}`}/infer`;
-    const tried = new Set<string>();
-    for (;;) {
-      const b = d.pool.pick(name, version, tried);
-      if (b === undefined) {
-        const why = d.pool.backends.map((x) => `${x.name}: ${d.pool.usable(x) ? 'does not serve it' : (x.reason ?? x.state)}`).join('; ');
-        throw new AppError('ERR_NO_BACKEND', `no admitted backend serves model ${name}${version === undefined ? '' : ` version ${version}`} (${why || 'no backends configured'})`, { expose: true });
-      }
-      tried.add(b.name);
-      const admission = b.admission;
-      const headers: Record<string, string> = { [EVIDENCE_HEADER]: admission.evidenceSha256 ?? '' };
-      if (nonce !== undefined) headers[NONCE_HEADER] = nonce;
-      if (jose) headers['accept'] = 'application/jose+json';
-      b.inflight++;
-      let r;
-      try {
-        r = await b.client.request('POST', path, body, headers, 64 * 1024 * 1024);
-      } catch (e: unknown) {
-        // A connection failure: the request never reached the enclave, so another replica may take
-        // it. Never retried once a response (of any kind) has started.
-        if (AppError.is(e) && e.code === 'ERR_BACKEND_UNREACHABLE') {
-          d.pool.evict(b, `unreachable: ${e.message}`);
-          continue;
-        }
-        throw e;
-      } finally {
-        b.inflight--;
-      }
-      if (r.status === 409 && /"code":"ERR_(UNKNOWN_EVIDENCE|NOT_ATTESTED)"/.test(new TextDecoder().decode(r.body.subarray(0, 512)))) {
-        // The enclave no longer holds the evidence our admission relied on (it restarted, or other
-        // verifiers pushed it out): the admission is void. The request did not run, so another
-        // replica may take it; this one is re-attested.
-        d.pool.evict(b, 'the enclave no longer knows the evidence it was admitted with (restarted?)');
-        continue;
-      }
-      if (r.status !== 200) {
-        // The enclave's own OIP error (bad tensor, unknown model): no answer to vouch for.
-        res.status(r.status).type('application/json').send(Buffer.from(r.body));
-        return;
-      }
-      let checked;
-      try {
-        checked = checkAnswer(admission, body, r, jose, nonce);
-        // A receipt id seen before is a replayed answer, not one computed for this request.
-        if ((await d.store.getReceipt(checked.receipt.id)) !== undefined) {
-          throw new AppError('ERR_RECEIPT_INVALID', `backend ${b.name}: receipt ${checked.receipt.id} was already used (a replayed answer)`, { expose: true });
-        }
-      } catch (e: unknown) {
-        if (!AppError.is(e) || e.code !== 'ERR_RECEIPT_INVALID') throw e;
-        d.pool.evict(b, e.message);
-        d.log.error('backend answer refused; backend evicted', { backend: b.name, reason: e.message });
-        throw e;
-      }
-      const now = d.now();
-      const receiptSha256 = sha256hex(checked.receiptJws);
-      const { logIndex } = await d.receipts.recordReceipt({
-        id: checked.receipt.id,
-        attestationId: admission.id,
-        backend: b.name,
-        model: `${checked.receipt.model.name}:${checked.receipt.model.version}`,
-        createdAt: now,
-        receiptJws: checked.receiptJws,
-        receiptSha256,
-      });
-      const signed = countersign(d.key, checked, { attestationId: admission.id, backend: b.name, now, receiptSha256, ...(logIndex === undefined ? {} : { logIndex }) });
-      res.status(200).set(signed.headers).type(signed.contentType).send(Buffer.from(signed.body));
-      return;
-    }
+    const reply = await forwardInfer(d, {
+      name: param(req, 'name'),
+      version: req.params['version'] === undefined ? undefined : param(req, 'version'),
+      body: Buffer.isBuffer(req.body) ? new Uint8Array(req.body) : new Uint8Array(),
+      nonce: req.get(NONCE_HEADER),
+      accept: req.get('accept'),
+    });
+    res.status(reply.status).set(reply.headers).type(reply.contentType).send(Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength));
   };
   const authMw = (req: Request, res: Response, next: NextFunction): void => {
     authorize(req, res).then(() => {

@@ -23,6 +23,7 @@ import { admitBackend, type Admission } from './admission.ts';
 import { createApp, type ReceiptEntry, type ReceiptSink } from './app.ts';
 import { createCollateralSource } from './collateral.ts';
 import { EnclaveClient } from './enclave-client.ts';
+import { createFastInfer } from './fast-infer.ts';
 import { receiptLogEntry, receiptRecord, recoverReceipts } from './receipt-record.ts';
 import { BackendPool } from './pool.ts';
 import { loadTrust } from './trust.ts';
@@ -232,13 +233,15 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     },
   };
 
+  // One limiter for both front ends of the inference route.
+  const limiter = createRateLimiter({ perSecond: config.limits.rate.per_second, burst: config.limits.rate.burst });
   const app = createApp({
     store,
     pool,
     key,
     log,
     metrics,
-    limiter: createRateLimiter({ perSecond: config.limits.rate.per_second, burst: config.limits.rate.burst }),
+    limiter,
     now,
     demo: config.demo,
     maxBodyBytes: config.limits.max_body_bytes,
@@ -261,6 +264,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
       });
     },
   });
+  // The ordinary inference request skips express (fast-infer.ts); everything else goes through it.
+  const fastInfer = createFastInfer({ store, pool, key, log, metrics, limiter, now, demo: config.demo, receipts, maxBodyBytes: config.limits.max_body_bytes });
   await pool.start();
   const server = await new Promise<Server>((res, rej) => {
     const s = createServer(
@@ -272,7 +277,9 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
         requestTimeout: 60_000,
         connectionsCheckingInterval: 1_000,
       },
-      app,
+      (req, res) => {
+        if (!fastInfer(req, res)) app(req, res);
+      },
     );
     // Every header is kept: past Node's default of 2000 lines it drops the rest silently
     // (Content-Length, a second Authorization, the client's nonce). The 16 KiB header size limit
