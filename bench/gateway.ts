@@ -2,10 +2,15 @@
  * Gateway overhead benchmark (npm run bench:gateway). In one run, on the shipped Iris model:
  *   direct    client -> enclave            POST /v2/models/iris/infer (receipt signed)
  *   gateway   client -> gateway -> enclave the same request through the gateway: auth (demo,
- *             loopback), receipt JWS verified against the attested key, receipt appended durably
- *             to the transparency log and the store (fsync), countersigned
+ *             loopback), receipt JWS verified against the attested key, receipt and its JWS
+ *             appended durably to the transparency log (fsync) and to the store, countersigned
+ * and two floors, measured in the same run (bench/forwarder.ts), that say what any process in
+ * the middle costs on this host whatever it does:
+ *   forwarder client -> bare forwarder -> enclave   node:http + undici, checks nothing
+ *   durable   client -> forwarder + fsync -> enclave  the same, plus each receipt appended to
+ *             SQLite (WAL, synchronous=FULL, group commit) before the answer leaves
  * at 1 and 32 concurrent keep-alive connections (closed loop), for BENCH_SECONDS each after
- * BENCH_WARMUP_SECONDS of warm-up, measured in BENCH_ROUNDS slices that alternate between the two
+ * BENCH_WARMUP_SECONDS of warm-up, measured in BENCH_ROUNDS slices that alternate between the
  * paths (so that both see the same background load on a shared host). Three processes, as in
  * production: the simulated enclave (`attestgate enclave`, spawnEnclave), the gateway
  * (startGateway, this file with BENCH_GATEWAY_ROLE=gateway) and the client (this process, undici; latency timed per request with
@@ -82,6 +87,23 @@ function spawnGateway(config: Record<string, unknown>, profDir: string | undefin
   });
 }
 
+/** The floors (bench/forwarder.ts): a bare forwarder, and one that also logs each receipt durably. */
+function spawnForwarder(target: string, durable: boolean, dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, join(import.meta.dirname, 'forwarder.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_FORWARDER_TARGET: target, BENCH_FORWARDER_DURABLE: durable ? '1' : '0', BENCH_FORWARDER_DIR: dir },
+  });
+  return new Promise((res, rej) => {
+    let buf = '';
+    child.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const m = /"event":"listening","url":"([^"]+)"/.exec(buf);
+      if (m !== null) res({ child, url: m[1]! });
+    });
+    child.once('exit', (code) => { rej(new Error(`the forwarder exited with status ${String(code)} before listening`)); });
+  });
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -134,7 +156,13 @@ async function logHistogram(url: string | undefined): Promise<{ sum: number; cou
 
 // ---- the client --------------------------------------------------------------------------------
 
-type PathName = 'direct' | 'gateway';
+type PathName = 'direct' | 'forwarder' | 'durable' | 'gateway';
+const LABEL: Record<PathName, string> = {
+  direct: 'client -> enclave',
+  forwarder: 'client -> bare forwarder -> enclave',
+  durable: 'client -> forwarder + fsync -> enclave',
+  gateway: 'client -> gateway -> enclave',
+};
 
 /** One path at one concurrency: a closed loop of `connections` clients over a keep-alive pool,
  * run in slices (alternating with the other path, so that both see the same background load). */
@@ -235,6 +263,7 @@ async function main(): Promise<number> {
 
   let enclave: ChildProcess | undefined;
   let gateway: ChildProcess | undefined;
+  const forwarders: ChildProcess[] = [];
   const runs: Load[] = [];
   try {
     const e = await spawnEnclave(['--tee', 'sim-tdx', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--models', join(ROOT, 'models')], log, () => undefined);
@@ -262,25 +291,32 @@ async function main(): Promise<number> {
     const ready = await fetch(`${g.url}/v2/health/ready`);
     if (ready.status !== 200) throw new Error(`the gateway is not ready: ${await ready.text()}`);
 
+    const bare = await spawnForwarder(e.url, false, dataDir);
+    forwarders.push(bare.child);
+    const durable = await spawnForwarder(e.url, true, dataDir);
+    forwarders.push(durable.child);
+
     const pids = { gateway: gateway.pid, enclave: enclave.pid };
+    const direct = { 'content-type': 'application/json', 'attestgate-evidence': evidence };
     for (const c of conns) {
-      const direct = new Load('direct', e.url, c, { 'content-type': 'application/json', 'attestgate-evidence': evidence }, ['attestgate-receipt'], { ...pids, gateway: undefined });
-      const viaGateway = new Load('gateway', g.url, c, { 'content-type': 'application/json' }, ['attestgate-receipt', 'attestgate-countersignature'], pids, `${g.url}/metrics`);
+      // The "gateway CPU" column of a floor row is the forwarder's.
+      const loads = [
+        new Load('direct', e.url, c, direct, ['attestgate-receipt'], { ...pids, gateway: undefined }),
+        new Load('forwarder', bare.url, c, direct, ['attestgate-receipt'], { ...pids, gateway: bare.child.pid }),
+        new Load('durable', durable.url, c, direct, ['attestgate-receipt'], { ...pids, gateway: durable.child.pid }),
+        new Load('gateway', g.url, c, { 'content-type': 'application/json' }, ['attestgate-receipt', 'attestgate-countersignature'], pids, `${g.url}/metrics`),
+      ];
       try {
-        await direct.slice(warmupS, false);
-        await viaGateway.slice(warmupS, false);
-        for (let i = 0; i < rounds; i++) {
-          await direct.slice(seconds / rounds, true);
-          await viaGateway.slice(seconds / rounds, true);
-        }
+        for (const l of loads) await l.slice(warmupS, false);
+        for (let i = 0; i < rounds; i++) for (const l of loads) await l.slice(seconds / rounds, true);
       } finally {
-        await direct.close();
-        await viaGateway.close();
+        for (const l of loads) await l.close();
       }
-      runs.push(direct, viaGateway);
+      runs.push(...loads);
     }
   } finally {
     if (gateway !== undefined) await stop(gateway);
+    for (const f of forwarders) await stop(f);
     if (enclave !== undefined) await stop(enclave);
     await rm(dataDir, { recursive: true, force: true });
   }
@@ -291,26 +327,30 @@ async function main(): Promise<number> {
   console.log(`host load before/after: load average (1 min) ${f(load0, 2)}/${f(loadavg()[0] ?? NaN, 2)}, CPU pressure (some, avg10) ${f(pressure0, 1)}%/${f(cpuPressure(), 1)}%; other work on the host skews every figure`);
   console.log(`command: BENCH_SECONDS=${seconds} npm run bench:gateway   (node --import tsx bench/gateway.ts)`);
   console.log('');
-  console.log('| path | connections | requests | req/s | p50 ms | p99 ms | not 200 / errors | gateway CPU ms/req | enclave CPU ms/req |');
+  console.log('| path | connections | requests | req/s | p50 ms | p99 ms | not 200 / errors | middle process CPU ms/req | enclave CPU ms/req |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of runs) {
     const bad = [...r.failures.values()].reduce((a, b) => a + b, 0);
-    console.log(`| ${r.path === 'direct' ? 'client -> enclave' : 'client -> gateway -> enclave'} | ${r.connections} | ${r.requests} | ${f(r.requests / r.seconds, 0)} | ${f(r.quantile(0.5))} | ${f(r.quantile(0.99))} | ${bad} | ${r.path === 'direct' ? '-' : f(r.gatewayCpuMs / r.requests)} | ${f(r.enclaveCpuMs / r.requests)} |`);
+    console.log(`| ${LABEL[r.path]} | ${r.connections} | ${r.requests} | ${f(r.requests / r.seconds, 0)} | ${f(r.quantile(0.5))} | ${f(r.quantile(0.99))} | ${bad} | ${r.path === 'direct' ? '-' : f(r.gatewayCpuMs / r.requests)} | ${f(r.enclaveCpuMs / r.requests)} |`);
   }
   console.log('');
   const find = (p: PathName, c: number): Load | undefined => runs.find((r) => r.path === p && r.connections === c);
   for (const c of conns) {
     const d = find('direct', c);
     const g = find('gateway', c);
-    if (d === undefined || g === undefined) continue;
-    const added = g.quantile(0.5) - d.quantile(0.5);
-    const ratio = g.requests / g.seconds / (d.requests / d.seconds);
-    const goals = [c === 1 ? ` (goal <= 0.6 ms: ${added <= 0.6 ? 'met' : 'MISSED'})` : '', c === 32 ? ` (goal >= 0.6: ${ratio >= 0.6 ? 'met' : 'MISSED'})` : ''];
-    console.log(`${c} connection${c === 1 ? '' : 's'}: gateway added p50 ${f(added)} ms${goals[0] ?? ''}; throughput gateway/direct ${f(ratio, 2)}${goals[1] ?? ''}`);
+    const fw = find('forwarder', c);
+    const du = find('durable', c);
+    if (d === undefined || g === undefined || fw === undefined || du === undefined) continue;
+    const added = (r: Load): number => r.quantile(0.5) - d.quantile(0.5);
+    const ratio = (r: Load): number => r.requests / r.seconds / (d.requests / d.seconds);
+    const goal = c === 1 ? ` (goal <= 0.6 ms: ${added(g) <= 0.6 ? 'met' : 'MISSED'})` : c === 32 ? ` (goal >= 0.6: ${ratio(g) >= 0.6 ? 'met' : 'MISSED'})` : '';
+    console.log(`${c} connection${c === 1 ? '' : 's'}: added p50 (ms) gateway ${f(added(g))}, bare forwarder ${f(added(fw))}, forwarder + fsync ${f(added(du))}; gateway minus that floor ${f(added(g) - added(du))} ms`);
+    console.log(`  throughput / direct: gateway ${f(ratio(g), 2)}, bare forwarder ${f(ratio(fw), 2)}, forwarder + fsync ${f(ratio(du), 2)}${goal}`);
     // The log's share: what an answer waits for its receipt to be durable, against what the gateway adds in all (means).
     const mean = (r: Load): number => r.lat.reduce((a, b) => a + b, 0) / r.lat.length;
     const logMs = (g.logSeconds / g.logCount) * 1000;
-    console.log(`  log: each answer waited ${f(logMs)} ms (mean) for its receipt to be durable (log append and store, group commit), ${f((100 * logMs) / (mean(g) - mean(d)), 0)}% of the mean latency the gateway adds (${f(mean(g) - mean(d))} ms)`);
+    console.log(`  log: each gateway answer waited ${f(logMs)} ms (mean) for its receipt to be durable (log append with the receipt's JWS, one fsync per group commit; then the store), ${f((100 * logMs) / (mean(g) - mean(d)), 0)}% of the mean latency the gateway adds (${f(mean(g) - mean(d))} ms)`);
+    if (c === 1) console.log(`  added p50 goal: gateway ${f(added(g))} ms${goal}`);
   }
   if (profDir !== undefined) {
     const n = runs.filter((r) => r.path === 'gateway').reduce((a, r) => a + r.answered, 0);
