@@ -12,8 +12,7 @@ import { openLog, type TransparencyLog } from './log.ts';
 
 export interface GatewayLog {
   readonly tlog: TransparencyLog;
-  /** Durable when it resolves; `blobs` (bytes the entry names by digest) are stored in the same transaction. */
-  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>, blobs?: readonly Uint8Array[]): Promise<number>;
+  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>): Promise<number>;
   /** Sign a checkpoint of the current size when it grew since the latest one; returns the note. */
   checkpointNow(): string;
   close(): Promise<void>;
@@ -64,9 +63,9 @@ export async function openGatewayLog(o: GatewayLogOptions): Promise<GatewayLog> 
   timer?.unref();
   return {
     tlog,
-    async append(kind, entry, blobs) {
+    async append(kind, entry) {
       const bytes = new TextEncoder().encode(canonicalJson({ kind, ...entry }));
-      return (await tlog.append(bytes, blobs)).index;
+      return (await tlog.append(bytes)).index;
     },
     checkpointNow,
     close() {

@@ -34,7 +34,7 @@ import {
   type NodeReader,
 } from './merkle.ts';
 import { sha256 } from './sha256-node.ts';
-import { openStore, STORE_FORMAT, type BlobRow, type CheckpointRow, type EntryRow, type LogStore } from './store.ts';
+import { openStore, STORE_FORMAT, type CheckpointRow, type EntryRow, type LogStore } from './store.ts';
 
 export interface LogSignerOptions {
   /** signed-note key name; SHOULD equal the origin (C2SP tlog-checkpoint). */
@@ -81,14 +81,10 @@ export interface TransparencyLog {
   readonly origin: string;
   /** `<name>+<key ID>+<base64 key>`: what auditors pin to verify this log's checkpoints. */
   readonly verifierKey: string;
-  /**
-   * Resolves once the entry is durable (its transaction committed with synchronous=FULL). `blobs`
-   * (bytes the entry names by digest, e.g. a receipt's JWS) are stored in the same transaction:
-   * durable together with the entry, never without it.
-   */
-  append(entry: Uint8Array, blobs?: readonly Uint8Array[]): Promise<AppendResult>;
+  /** Resolves once the entry is durable (its transaction committed with synchronous=FULL). */
+  append(entry: Uint8Array): Promise<AppendResult>;
   /** Commits any queued appends and then this one, in one transaction, before returning. */
-  appendSync(entry: Uint8Array, blobs?: readonly Uint8Array[]): AppendResult;
+  appendSync(entry: Uint8Array): AppendResult;
   /** Number of committed entries. */
   size(): number;
   /** Root of the committed tree. */
@@ -122,7 +118,6 @@ const REPAIR_CHUNK = 10_000;
 
 interface Pending {
   readonly data: Uint8Array;
-  readonly blobs: readonly BlobRow[];
   readonly timestamp: number;
   readonly resolve: (r: AppendResult) => void;
   readonly reject: (e: unknown) => void;
@@ -194,13 +189,6 @@ export function openLog(options: OpenLogOptions): TransparencyLog {
     return entry.slice();
   };
 
-  const checkBlob = (blob: Uint8Array): BlobRow => {
-    if (!(blob instanceof Uint8Array)) throw rangeError('a blob must be a Uint8Array');
-    if (blob.length > maxBlobBytes) throw rangeError(`blob is ${blob.length} bytes, the limit is ${maxBlobBytes}`);
-    const bytes = blob.slice();
-    return { digest: sha256(bytes), bytes };
-  };
-
   /** One transaction for the whole batch; each item settles only after it committed (or failed). */
   const commit = (batch: readonly Pending[]): void => {
     if (batch.length === 0) return;
@@ -208,16 +196,14 @@ export function openLog(options: OpenLogOptions): TransparencyLog {
     const next = frontier.clone();
     const rows: EntryRow[] = [];
     const nodes: MerkleNode[] = [];
-    const blobs: BlobRow[] = [];
     try {
       for (const p of batch) {
-        blobs.push(...p.blobs);
         const lh = hashLeaf(sha256, p.data);
         const index = next.size;
         for (const n of next.append(lh)) nodes.push(n);
         rows.push({ index, data: p.data, leafHash: lh, timestamp: p.timestamp });
       }
-      store.append(rows, nodes, blobs);
+      store.append(rows, nodes);
     } catch (e: unknown) {
       // Runs from setImmediate: an error must reach the callers, never escape as an uncaught exception.
       resync(e);
@@ -276,14 +262,13 @@ export function openLog(options: OpenLogOptions): TransparencyLog {
     origin,
     verifierKey: signer.verifierKey,
 
-    append(entry, blobs = []) {
+    append(entry) {
       try {
         usable();
         const data = checkEntry(entry);
-        const rows = blobs.map(checkBlob);
         const timestamp = now();
         return new Promise<AppendResult>((resolve, reject) => {
-          pending.push({ data, blobs: rows, timestamp, resolve, reject });
+          pending.push({ data, timestamp, resolve, reject });
           schedule();
         });
       } catch (e: unknown) {
@@ -291,16 +276,15 @@ export function openLog(options: OpenLogOptions): TransparencyLog {
       }
     },
 
-    appendSync(entry, blobs = []) {
+    appendSync(entry) {
       usable();
       const data = checkEntry(entry);
-      const rows = blobs.map(checkBlob);
       const timestamp = now();
       let result: AppendResult | undefined;
       let failure: unknown;
       const batch = pending;
       pending = [];
-      batch.push({ data, blobs: rows, timestamp, resolve: (r) => (result = r), reject: (e) => (failure = e) });
+      batch.push({ data, timestamp, resolve: (r) => (result = r), reject: (e) => (failure = e) });
       commit(batch);
       if (result === undefined) throw failure instanceof Error ? failure : new LogError('ERR_LOG_IO', 'append failed');
       return result;
@@ -382,8 +366,10 @@ export function openLog(options: OpenLogOptions): TransparencyLog {
 
     putBlob: (blob) => {
       usable();
-      const { digest, bytes } = checkBlob(blob);
-      store.putBlob(digest, bytes);
+      if (!(blob instanceof Uint8Array)) throw rangeError('a blob must be a Uint8Array');
+      if (blob.length > maxBlobBytes) throw rangeError(`blob is ${blob.length} bytes, the limit is ${maxBlobBytes}`);
+      const digest = sha256(blob);
+      store.putBlob(digest, blob);
       return toHex(digest);
     },
 

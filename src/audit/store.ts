@@ -125,12 +125,6 @@ export interface EntryRow {
   readonly timestamp: number;
 }
 
-export interface BlobRow {
-  /** SHA-256 of bytes. */
-  readonly digest: Uint8Array;
-  readonly bytes: Uint8Array;
-}
-
 export interface CheckpointRow {
   readonly size: number;
   readonly root: Uint8Array;
@@ -149,8 +143,8 @@ export interface LogStore {
   /** Highest level with a stored node, 0 when there are none. */
   maxNodeLevel(): number;
   entries(start: number, end: number): EntryRow[];
-  /** Entries, the nodes they complete and the blobs they name, in one transaction. */
-  append(entries: readonly EntryRow[], nodes: readonly MerkleNode[], blobs?: readonly BlobRow[]): void;
+  /** Entries and the nodes they complete, in one transaction. */
+  append(entries: readonly EntryRow[], nodes: readonly MerkleNode[]): void;
   /** Entries alone (the first half of append; also how tests stage an unintegrated tail). */
   appendEntries(entries: readonly EntryRow[]): void;
   /** Nodes alone, in one transaction (integration of entries already stored). */
@@ -301,8 +295,7 @@ export function openStore(options: StoreOptions): LogStore {
     }
     for (const n of nodes.slice(i)) st.putNode.run(n.level, n.index, n.hash);
   };
-  const appendTx = db.transaction((rows: readonly EntryRow[], nodes: readonly MerkleNode[], blobs: readonly BlobRow[]) => {
-    for (const b of blobs) st.putBlob.run(b.digest, b.bytes);
+  const appendTx = db.transaction((rows: readonly EntryRow[], nodes: readonly MerkleNode[]) => {
     insertEntries(rows);
     insertNodes(nodes);
   });
@@ -353,9 +346,9 @@ export function openStore(options: StoreOptions): LogStore {
           timestamp: num(r[3]),
         })),
       ),
-    append: (rows, nodes, blobs = []) => {
+    append: (rows, nodes) => {
       guard('appending entries', () => {
-        appendTx(rows, nodes, blobs);
+        appendTx(rows, nodes);
       });
     },
     appendEntries: (rows) => {

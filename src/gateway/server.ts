@@ -33,7 +33,7 @@ export const GATEWAY_BUILD = 'attestgate/0.1.0';
 
 /** What the gateway appends to the transparency log (src/audit) besides the store. */
 export interface AuditLog {
-  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>, blobs?: readonly Uint8Array[]): Promise<number>;
+  append(kind: 'attestation' | 'receipt' | 'key', entry: Readonly<Record<string, unknown>>): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -123,8 +123,8 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
   // A full disk or a broken log file is the storage's failure (503 ERR_STORE_IO, "free disk
   // space"), never an unexplained 500: the same mapping as the log's read routes.
   const audit: AuditLog = {
-    append: (kind, entry, blobs) =>
-      glog.append(kind, entry, blobs).catch((e: unknown) => {
+    append: (kind, entry) =>
+      glog.append(kind, entry).catch((e: unknown) => {
         throw asApp(e);
       }),
     close: () => glog.close(),
@@ -221,12 +221,12 @@ export async function startGateway(config: Config, opts: GatewayOptions = {}): P
     },
   });
 
-  // One durable write per answer: the log entry and the receipt's JWS, fsynced together; the
+  // One durable write per answer: the log entry, which carries the receipt's JWS; the
   // store's copy follows without an fsync of its own and is recovered from the log (receipt-record.ts).
   const receipts: ReceiptSink = {
     async recordReceipt(r: ReceiptEntry) {
       const started = process.hrtime.bigint();
-      const logIndex = await audit.append('receipt', receiptLogEntry(r), [new TextEncoder().encode(r.receiptJws)]);
+      const logIndex = await audit.append('receipt', receiptLogEntry(r));
       await store.putReceipt(receiptRecord(r, logIndex));
       metrics.receiptLogDuration.observe({}, Number(process.hrtime.bigint() - started) / 1e9);
       return { logIndex };

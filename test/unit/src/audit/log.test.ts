@@ -425,28 +425,6 @@ describe('blobs', () => {
     expect(logErrorOf(() => again.getBlob(hex)).message).toMatch(/does not match its digest/);
     again.close();
   });
-  it('stores the blobs an append names in the entry\'s own transaction: both or neither', async () => {
-    const path = fresh();
-    // The cap leaves room for a small append, not for a 200 KB blob with it.
-    const log = open(path, { maxBytes: 160 * 1024 });
-    const jws = enc('eyJhbGciOiJFUzI1NiJ9.e30.c2ln');
-    const r = await log.append(enc('receipt 0'), [jws]);
-    expect(log.getBlob(toHex(sha256(jws)))).toEqual(jws);
-    expect(log.appendSync(enc('receipt 1'), [enc('other')]).index).toBe(r.index + 1);
-    expect(log.getBlob(toHex(sha256(enc('other'))))).toEqual(enc('other'));
-    // Too large for the file: the transaction rolls back, so neither the entry nor the blob is stored.
-    const big = new Uint8Array(200 * 1024).fill(7);
-    expect((await logErrorOfAsync(log.append(enc('receipt 2'), [big]))).code).toBe('ERR_LOG_IO');
-    expect(log.size()).toBe(2);
-    expect(log.getBlob(toHex(sha256(big)))).toBeUndefined();
-    // Checked like putBlob's, before anything is queued.
-    const small = open(fresh(), { maxBlobBytes: 4 });
-    expect((await logErrorOfAsync(small.append(enc('e'), [enc('12345')]))).code).toBe('ERR_LOG_RANGE');
-    expect(logErrorOf(() => small.appendSync(enc('e'), ['x' as unknown as Uint8Array])).code).toBe('ERR_LOG_RANGE');
-    expect(small.size()).toBe(0);
-    small.close();
-    log.close();
-  });
 });
 
 describe('failures', () => {
