@@ -7,6 +7,7 @@
  * does use must have the documented type. An entry must be exactly canonicalJson of its value,
  * as the gateway writes it, so one logged fact has one encoding.
  */
+import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../attestation/policy/digest.ts';
 import type { ModelDigest, PublicJwk } from '../../attestation/binding.ts';
 import { TEE_KINDS, type TeeKind } from '../../attestation/result.ts';
@@ -111,10 +112,15 @@ function attestation(o: Obj): AttestationEntry {
 }
 
 function receipt(o: Obj): ReceiptEntry {
+  const receiptSha256 = hex64(o, 'receipt_sha256');
+  // The receipt JWS itself (entries written since it was added): it must be the one the digest names.
+  if (o['receipt'] !== undefined && createHash('sha256').update(str(o, 'receipt', 16_384)).digest('hex') !== receiptSha256) {
+    throw new EntryError('field "receipt" is not the receipt whose SHA-256 is receipt_sha256');
+  }
   return {
     kind: 'receipt',
     id: str(o, 'id', 256),
-    receiptSha256: hex64(o, 'receipt_sha256'),
+    receiptSha256,
     attestation: str(o, 'attestation', 256),
     backend: str(o, 'backend'),
     model: str(o, 'model'),
