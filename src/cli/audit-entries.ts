@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../attestation/policy/digest.ts';
 import type { ModelDigest, PublicJwk } from '../../attestation/binding.ts';
 import { TEE_KINDS, type TeeKind } from '../../attestation/result.ts';
+import { equalText } from '../client/digest.ts';
 import { HEX64 } from './audit-source.ts';
 
 export const VERDICTS = ['affirming', 'warning', 'contraindicated', 'error'] as const;
@@ -114,7 +115,7 @@ function attestation(o: Obj): AttestationEntry {
 function receipt(o: Obj): ReceiptEntry {
   const receiptSha256 = hex64(o, 'receipt_sha256');
   // The receipt JWS itself (entries written since it was added): it must be the one the digest names.
-  if (o['receipt'] !== undefined && createHash('sha256').update(str(o, 'receipt', 16_384)).digest('hex') !== receiptSha256) {
+  if (o['receipt'] !== undefined && !equalText(createHash('sha256').update(str(o, 'receipt', 16_384)).digest('hex'), receiptSha256)) {
     throw new EntryError('field "receipt" is not the receipt whose SHA-256 is receipt_sha256');
   }
   return {

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { GatewayLog } from '../audit/gateway-log.ts';
 import { MAX_ENTRIES_PER_READ } from '../audit/log.ts';
+import { equalText } from '../client/digest.ts';
 import type { Logger } from '../obs/log.ts';
 import type { ReceiptRecord, Store } from '../store/store.ts';
 import type { ReceiptEntry } from './app.ts';
@@ -51,7 +52,7 @@ function fromLog(data: Uint8Array): { id: string; entry: ReceiptEntry | undefine
   const createdAt = Date.parse(time);
   if (!Number.isFinite(createdAt)) return undefined;
   // Entries written before receipts carried their JWS cannot give it back.
-  if (typeof jws !== 'string' || createHash('sha256').update(jws).digest('hex') !== sha) return { id, entry: undefined };
+  if (typeof jws !== 'string' || !equalText(createHash('sha256').update(jws).digest('hex'), sha)) return { id, entry: undefined };
   return { id, entry: { id, attestationId: attestation, backend, model, createdAt, receiptJws: jws, receiptSha256: sha } };
 }
 
