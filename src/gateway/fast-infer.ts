@@ -84,6 +84,11 @@ export function createFastInfer(d: FastInferDeps): (req: IncomingMessage, res: S
       req.once('error', () => {
         resolve(undefined);
       });
+      // A client gone before the end of its body: Node 20 emits 'aborted', 'error', 'close'; 'close'
+      // alone would do as well, so no path leaves this promise pending (after 'end' it is a no-op).
+      req.once('close', () => {
+        resolve(undefined);
+      });
     });
 
   const handle = async (req: IncomingMessage, res: ServerResponse, name: string, version: string | undefined, length: number): Promise<void> => {

@@ -105,3 +105,25 @@ describe('the direct inference handler and the express route answer alike', () =
     expect(metrics).toMatch(/attestgate_http_request_duration_seconds_count\{[^}]*route="\/v2\/models\/:name\/versions\/:version\/infer"[^}]*status="200"[^}]*\} [1-9]/);
   });
 });
+
+describe('a client that leaves while sending its body', () => {
+  it('is dropped without an answer, and the gateway keeps serving', async () => {
+    const { connect } = await import('node:net');
+    const u = new URL(url());
+    const errorsBefore = g?.logs.filter((l) => l.level === 'error' || l.level === 'warn').length;
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(Number(u.port), u.hostname, () => {
+        s.write(`POST /v2/models/iris/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${apiKey}\r\ncontent-length: 100\r\n\r\n{"inputs":`);
+        setTimeout(() => {
+          s.destroy();
+          resolve();
+        }, 100);
+      });
+      s.on('error', reject);
+    });
+    const after = await call(`${url()}/v2/models/iris/infer`, post({ authorization: `Bearer ${apiKey}` }));
+    expect(after.status).toBe(200);
+    // Nothing failed on the gateway's side: no error or warning was logged for the dropped request.
+    expect(g?.logs.filter((l) => l.level === 'error' || l.level === 'warn').length).toBe(errorsBefore);
+  });
+});
