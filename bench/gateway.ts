@@ -70,12 +70,9 @@ async function serveGateway(): Promise<void> {
   process.exit(0);
 }
 
-function spawnGateway(config: Record<string, unknown>, profDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
-  const args = [...process.execArgv, ...(profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]), SELF];
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_GATEWAY_ROLE: 'gateway', BENCH_GATEWAY_CONFIG: JSON.stringify(config) },
-  });
+/** A node process running `script` with these extra environment variables, once it printed its listening line. */
+function spawnListening(what: string, nodeArgs: readonly string[], script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, ...nodeArgs, script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   return new Promise((res, rej) => {
     let buf = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -83,25 +80,18 @@ function spawnGateway(config: Record<string, unknown>, profDir: string | undefin
       const m = /"event":"listening","url":"([^"]+)"/.exec(buf);
       if (m !== null) res({ child, url: m[1]! });
     });
-    child.once('exit', (code) => { rej(new Error(`the gateway exited with status ${String(code)} before listening`)); });
+    child.once('exit', (code) => { rej(new Error(`the ${what} exited with status ${String(code)} before listening`)); });
   });
+}
+
+function spawnGateway(config: Record<string, unknown>, profDir: string | undefined): Promise<{ child: ChildProcess; url: string }> {
+  const prof = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  return spawnListening('gateway', prof, SELF, { BENCH_GATEWAY_ROLE: 'gateway', BENCH_GATEWAY_CONFIG: JSON.stringify(config) });
 }
 
 /** The floors (bench/forwarder.ts): a bare forwarder, and one that also logs each receipt durably. */
 function spawnForwarder(target: string, durable: boolean, dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, join(import.meta.dirname, 'forwarder.ts')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_FORWARDER_TARGET: target, BENCH_FORWARDER_DURABLE: durable ? '1' : '0', BENCH_FORWARDER_DIR: dir },
-  });
-  return new Promise((res, rej) => {
-    let buf = '';
-    child.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /"event":"listening","url":"([^"]+)"/.exec(buf);
-      if (m !== null) res({ child, url: m[1]! });
-    });
-    child.once('exit', (code) => { rej(new Error(`the forwarder exited with status ${String(code)} before listening`)); });
-  });
+  return spawnListening('forwarder', [], join(import.meta.dirname, 'forwarder.ts'), { BENCH_FORWARDER_TARGET: target, BENCH_FORWARDER_DURABLE: durable ? '1' : '0', BENCH_FORWARDER_DIR: dir });
 }
 
 async function stop(child: ChildProcess): Promise<void> {
