@@ -26,11 +26,8 @@ import type { GatewayMetrics } from '../obs/metrics.ts';
 import type { Policy } from '../../attestation/policy/schema.ts';
 import type { GatewayKey } from '../signing/keys.ts';
 import type { Store } from '../store/store.ts';
-import type { BackendPool } from './pool.ts';
-
 import { authorizeInference, forwardInfer, NAME, type ReceiptSink } from './infer.ts';
-
-export type { ReceiptEntry, ReceiptSink } from './infer.ts';
+import type { BackendPool } from './pool.ts';
 
 export interface GatewayDeps {
   readonly store: Store;
@@ -48,7 +45,6 @@ export interface GatewayDeps {
   /** Extra routers (the transparency log) mounted before the error handler. */
   readonly mount?: (app: express.Express) => void;
 }
-
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap =

@@ -15,9 +15,11 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { NONCE_HEADER } from '../../enclave/protocol.ts';
 import { toErrorResponse } from '../errors.ts';
 import type { GatewayMetrics } from '../obs/metrics.ts';
-import { authorizeInference, forwardInfer, JSON_TYPE, type InferDeps, type Reply } from './infer.ts';
+import { authorizeInference, forwardInfer, JSON_TYPE, NAME, type InferDeps, type Reply } from './infer.ts';
 
-const CANONICAL = /^\/v2\/models\/([a-z0-9][a-z0-9_.-]{0,63})(?:\/versions\/([a-z0-9][a-z0-9_.-]{0,63}))?\/infer$/;
+/** The canonical path, with names and versions as NAME spells them (the express route checks the same). */
+const SEGMENT = NAME.source.replace(/^\^/, '').replace(/\$$/, '');
+const CANONICAL = new RegExp(`^/v2/models/(${SEGMENT})(?:/versions/(${SEGMENT}))?/infer$`);
 /** The express route patterns, as metrics label them. */
 const ROUTE = '/v2/models/:name/infer';
 const VERSIONED_ROUTE = '/v2/models/:name/versions/:version/infer';

@@ -15,7 +15,7 @@ import { MAX_ENTRIES_PER_READ } from '../audit/log.ts';
 import { equalText } from '../client/digest.ts';
 import type { Logger } from '../obs/log.ts';
 import type { ReceiptRecord, Store } from '../store/store.ts';
-import type { ReceiptEntry } from './app.ts';
+import type { ReceiptEntry } from './infer.ts';
 
 /** The log entry of a receipt (without its `kind`, which GatewayLog.append adds). */
 export function receiptLogEntry(r: ReceiptEntry): Record<string, unknown> {

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openGatewayLog, type GatewayLog } from '../../../../src/audit/gateway-log.ts';
 import { parseConfig } from '../../../../src/config/schema.ts';
-import type { ReceiptEntry } from '../../../../src/gateway/app.ts';
+import type { ReceiptEntry } from '../../../../src/gateway/infer.ts';
 import { receiptLogEntry, receiptRecord, recoverReceipts } from '../../../../src/gateway/receipt-record.ts';
 import { startGateway } from '../../../../src/gateway/server.ts';
 import { createLogger } from '../../../../src/obs/log.ts';
