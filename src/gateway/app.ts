@@ -19,7 +19,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { JWK } from 'jose';
 import { NONCE_HEADER } from '../../enclave/protocol.ts';
 import type { RateLimiter } from '../auth/rate-limit.ts';
-import { AppError, toErrorResponse } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../obs/log.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../obs/metrics.ts';
 import type { GatewayMetrics } from '../obs/metrics.ts';
@@ -28,6 +28,7 @@ import type { GatewayKey } from '../signing/keys.ts';
 import type { Store } from '../store/store.ts';
 import { authorizeInference, forwardInfer, NAME, type ReceiptSink } from './infer.ts';
 import type { BackendPool } from './pool.ts';
+import { errorAnswer, measureRequest } from './request-outcome.ts';
 
 export interface GatewayDeps {
   readonly store: Store;
@@ -89,14 +90,16 @@ export function createApp(d: GatewayDeps): express.Express {
 
   // Metrics and one structured log line per request (no bodies, no keys, no query strings).
   app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = (req.route as { path?: unknown } | undefined)?.path;
-      const label = typeof route === 'string' ? route : 'unmatched';
-      const s = Number(process.hrtime.bigint() - start) / 1e9;
-      d.metrics.httpRequestDuration.observe({ route: label, method: req.method, status: String(res.statusCode) }, s);
-      if (res.statusCode >= 500) d.log.warn('request failed', { route: label, method: req.method, status: res.statusCode, ms: Math.round(s * 1000) });
-    });
+    measureRequest(
+      res,
+      req.method,
+      () => {
+        const route = (req.route as { path?: unknown } | undefined)?.path;
+        return typeof route === 'string' ? route : 'unmatched';
+      },
+      d.metrics,
+      d.log,
+    );
     next();
   });
 
@@ -213,10 +216,7 @@ export function createApp(d: GatewayDeps): express.Express {
   // Express recognises an error handler by its four parameters, so `_next` must stay.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((e: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const err = AppError.is(e) ? e : clientError(e, d.maxBodyBytes);
-    const { status, body } = toErrorResponse(err);
-    // The client may see only a fixed message for a 5xx; the log always gets the real one.
-    if (status >= 500) d.log.error('request failed', { code: body.error.code, error: e instanceof Error ? e.message : String(e) });
+    const { status, body } = errorAnswer(AppError.is(e) ? e : clientError(e, d.maxBodyBytes), e, d.log);
     if (res.headersSent) return;
     res.status(status).json(body);
   });

@@ -13,9 +13,9 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { NONCE_HEADER } from '../../enclave/protocol.ts';
-import { toErrorResponse } from '../errors.ts';
 import type { GatewayMetrics } from '../obs/metrics.ts';
 import { authorizeInference, forwardInfer, JSON_TYPE, NAME, type InferDeps, type Reply } from './infer.ts';
+import { errorAnswer, measureRequest } from './request-outcome.ts';
 
 /** The canonical path, with names and versions as NAME spells them (the express route checks the same). */
 const SEGMENT = NAME.source.replace(/^\^/, '').replace(/\$$/, '');
@@ -58,9 +58,7 @@ export function createFastInfer(d: FastInferDeps): (req: IncomingMessage, res: S
   };
 
   const fail = (res: ServerResponse, e: unknown, retryAfterS?: number): void => {
-    const { status, body } = toErrorResponse(e);
-    // The client may see only a fixed message for a 5xx; the log always gets the real one.
-    if (status >= 500) d.log.error('request failed', { code: body.error.code, error: e instanceof Error ? e.message : String(e) });
+    const { status, body } = errorAnswer(e, e, d.log);
     if (res.headersSent) return;
     if (retryAfterS !== undefined) res.setHeader('retry-after', String(retryAfterS));
     write(res, { status, contentType: JSON_TYPE, headers: {}, body: Buffer.from(JSON.stringify(body)) });
@@ -111,13 +109,8 @@ export function createFastInfer(d: FastInferDeps): (req: IncomingMessage, res: S
     const target = fastInferTarget(req.method, req.url, req.headers, d.maxBodyBytes);
     if (target === undefined) return false;
     const { name, version, length } = target;
-    const start = process.hrtime.bigint();
-    res.once('finish', () => {
-      const route = version === undefined ? ROUTE : VERSIONED_ROUTE;
-      const s = Number(process.hrtime.bigint() - start) / 1e9;
-      d.metrics.httpRequestDuration.observe({ route, method: 'POST', status: String(res.statusCode) }, s);
-      if (res.statusCode >= 500) d.log.warn('request failed', { route, method: 'POST', status: res.statusCode, ms: Math.round(s * 1000) });
-    });
+    const route = version === undefined ? ROUTE : VERSIONED_ROUTE;
+    measureRequest(res, 'POST', () => route, d.metrics, d.log);
     handle(req, res, name, version, length).catch((e: unknown) => {
       fail(res, e);
     });
