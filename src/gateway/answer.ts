@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { jwsAlgOf, publicKeyOfJwk, signCompact, signFlattened, verifyCompact, verifyFlattened } from '../../attestation/common/jws-node.ts';
+import { publicKeyOfJwk, signCompact, signFlattened, verifyCompact, verifyFlattened } from '../../attestation/common/jws-node.ts';
 import type { ReceiptClaims } from '../../attestation/receipt.ts';
 import { ANSWER_JWS_TYP, RECEIPT_HEADER } from '../../enclave/protocol.ts';
 import { AppError } from '../errors.ts';
@@ -99,8 +99,8 @@ export interface Countersigned {
 
 /** The gateway's signature over the answer, naming the attestation result relied on (and the log entry). */
 export function countersign(key: GatewayKey, a: CheckedAnswer, ctx: { attestationId: string; backend: string; logIndex?: number; now: number; receiptSha256?: string }): Countersigned {
-  const alg = jwsAlgOf(key.privateKey);
-  if (alg !== key.alg) throw new AppError('ERR_INTERNAL', `the gateway key is not a ${key.alg} key`);
+  // key.alg was derived from the key when it was loaded; signCompact/signFlattened check it again.
+  const alg = key.alg;
   const common = { attestation: ctx.attestationId, receipt_id: a.receipt.id, ...(ctx.logIndex === undefined ? {} : { log_index: ctx.logIndex }) };
   if (a.flattened === undefined) {
     const payload = {
