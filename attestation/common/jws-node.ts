@@ -86,26 +86,48 @@ function decodeHeader(protectedB64: string): Record<string, unknown> {
   return h;
 }
 
-/**
- * Verify a JWS given as its three base64url parts with `key` and the algorithm `alg` (the
- * header's alg must say the same). Throws JwsError; returns the header and the payload bytes.
- */
-export function verifyFlattened(alg: JwsAlg, key: KeyObject, jws: { readonly protected: string; readonly payload: string; readonly signature: string }): VerifiedJws {
+type JwsParts = { readonly protected: string; readonly payload: string; readonly signature: string };
+
+/** A JWS whose form and header were checked, its signature not yet. */
+export interface DecodedJws extends JwsParts {
+  readonly header: Readonly<Record<string, unknown>>;
+}
+
+/** Check the form of a JWS given as its three base64url parts and decode its header. Throws JwsError. */
+export function decodeFlattened(jws: JwsParts): DecodedJws {
   if (![jws.protected, jws.payload, jws.signature].every((p) => typeof p === 'string' && B64URL.test(p)) || jws.protected === '' || jws.signature === '') {
     throw new JwsError('malformed', 'the JWS is not three base64url parts');
   }
-  const header = decodeHeader(jws.protected);
+  return { protected: jws.protected, payload: jws.payload, signature: jws.signature, header: decodeHeader(jws.protected) };
+}
+
+/** decodeFlattened for a compact JWS. */
+export function decodeCompact(jws: string): DecodedJws {
+  const parts = typeof jws === 'string' ? jws.split('.') : [];
+  if (parts.length !== 3) throw new JwsError('malformed', 'the JWS is not in compact serialization');
+  return decodeFlattened({ protected: parts[0] ?? '', payload: parts[1] ?? '', signature: parts[2] ?? '' });
+}
+
+/**
+ * Verify a decoded JWS with `key` and the algorithm `alg` (the header's alg must say the same).
+ * Throws JwsError; returns the header and the payload bytes.
+ */
+export function verifyDecoded(alg: JwsAlg, key: KeyObject, jws: DecodedJws): VerifiedJws {
+  const { header } = jws;
   if (header['alg'] !== alg) throw new JwsError('malformed', `the JWS alg is ${String(header['alg'])}; only ${alg} is accepted here`);
   const signature = Buffer.from(jws.signature, 'base64url');
   if (!rawVerify(alg, key, Buffer.from(`${jws.protected}.${jws.payload}`, 'ascii'), signature)) throw new JwsError('signature', 'the JWS signature does not verify');
   return { header, payload: new Uint8Array(Buffer.from(jws.payload, 'base64url')) };
 }
 
-/** verifyFlattened for a compact JWS. */
+/** Decode and verify a JWS given as its three base64url parts. */
+export function verifyFlattened(alg: JwsAlg, key: KeyObject, jws: JwsParts): VerifiedJws {
+  return verifyDecoded(alg, key, decodeFlattened(jws));
+}
+
+/** Decode and verify a compact JWS. */
 export function verifyCompact(alg: JwsAlg, key: KeyObject, jws: string): VerifiedJws {
-  const parts = typeof jws === 'string' ? jws.split('.') : [];
-  if (parts.length !== 3) throw new JwsError('malformed', 'the JWS is not in compact serialization');
-  return verifyFlattened(alg, key, { protected: parts[0] ?? '', payload: parts[1] ?? '', signature: parts[2] ?? '' });
+  return verifyDecoded(alg, key, decodeCompact(jws));
 }
 
 const publicKeys = new WeakMap<object, KeyObject>();

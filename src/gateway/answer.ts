@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { publicKeyOfJwk, signCompact, signFlattened, verifyCompact, verifyFlattened } from '../../attestation/common/jws-node.ts';
+import { decodeCompact, publicKeyOfJwk, signCompact, signFlattened, verifyDecoded, verifyFlattened } from '../../attestation/common/jws-node.ts';
 import type { ReceiptClaims } from '../../attestation/receipt.ts';
 import { ANSWER_JWS_TYP, RECEIPT_HEADER } from '../../enclave/protocol.ts';
 import { AppError } from '../errors.ts';
@@ -48,7 +48,7 @@ export function checkAnswer(admission: Admission, forwarded: Uint8Array, res: Fo
   let receipt: ReceiptClaims;
   try {
     const pub = publicKeyOfJwk(key);
-    receipt = verifyReceiptJwsWith(header, key, (jws) => verifyCompact('ES256', pub, jws));
+    receipt = verifyReceiptJwsWith(header, key, decodeCompact, (d) => verifyDecoded('ES256', pub, d).payload);
   } catch (e: unknown) {
     throw fault(`backend ${admission.backend}: ${e instanceof ReceiptError ? e.message : 'receipt does not verify'}`, e);
   }

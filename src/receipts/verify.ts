@@ -32,20 +32,27 @@ function importKey(jwk: JWK): Promise<CryptoKey | Uint8Array> {
   return k;
 }
 
+/** What a JWS decoder gives back: at least the protected header's fields the checks read. */
+interface Decoded {
+  readonly header: { readonly typ?: unknown; readonly alg?: unknown; readonly kid?: unknown };
+}
+
 /** The shape and header checks every receipt passes before its signature is checked. */
-function preflight(jws: string, jwk: JWK & { kid: string }): void {
+function preflight<T extends Decoded>(jws: string, jwk: JWK & { kid: string }, decode: (jws: string) => T): T {
   if (typeof jws !== 'string' || jws.length > 16_384 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) {
     throw new ReceiptError('malformed', 'receipt is not a compact JWS');
   }
-  let header;
+  let decoded;
   try {
-    header = decodeProtectedHeader(jws);
+    decoded = decode(jws);
   } catch (e: unknown) {
     throw new ReceiptError('malformed', 'receipt header is not valid', { cause: e });
   }
+  const { header } = decoded;
   if (header.typ !== RECEIPT_JWS_TYP) throw new ReceiptError('malformed', `receipt typ is ${String(header.typ)}, want ${RECEIPT_JWS_TYP}`);
   if (header.alg !== 'ES256') throw new ReceiptError('malformed', `receipt alg is ${String(header.alg)}; only ES256 is accepted`);
   if (header.kid !== jwk.kid) throw new ReceiptError('wrong_key', `receipt is signed by key ${String(header.kid)}, not by the attested enclave key ${jwk.kid}`);
+  return decoded;
 }
 
 /** The claims of a verified payload, through the closed schema; they must name the key that signed. */
@@ -64,7 +71,7 @@ const SIGNATURE_FAILURE = 'receipt signature does not verify with the attested e
 
 /** Verify a receipt JWS against the enclave key `jwk` (whose kid must match the header's). */
 export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }): Promise<ReceiptClaims> {
-  preflight(jws, jwk);
+  preflight(jws, jwk, (j) => ({ header: decodeProtectedHeader(j) }));
   let payload: Uint8Array;
   try {
     ({ payload } = await compactVerify(jws, await importKey(jwk), { algorithms: ['ES256'] }));
@@ -75,16 +82,22 @@ export async function verifyReceiptJws(jws: string, jwk: JWK & { kid: string }):
 }
 
 /**
- * The same checks with the signature verified synchronously by `verify` (the gateway passes
- * Node's OpenSSL, attestation/common/jws-node.ts, which costs a fraction of a WebCrypto job on
- * its hot path). `verify` gets the compact JWS and returns the decoded header and payload, or
- * throws when the signature does not verify.
+ * The same checks with the JWS decoded and its signature verified synchronously by the caller
+ * (the gateway passes Node's OpenSSL, attestation/common/jws-node.ts, which costs a fraction of a
+ * WebCrypto job on its hot path): `decode` parses the JWS once, header included (throwing for a
+ * malformed one), and `verify(decoded)` returns the payload, throwing when the signature does not
+ * verify.
  */
-export function verifyReceiptJwsWith(jws: string, jwk: JWK & { kid: string }, verify: (jws: string) => { header: Readonly<Record<string, unknown>>; payload: Uint8Array }): ReceiptClaims {
-  preflight(jws, jwk);
+export function verifyReceiptJwsWith<T extends Decoded>(
+  jws: string,
+  jwk: JWK & { kid: string },
+  decode: (jws: string) => T,
+  verify: (decoded: T) => Uint8Array,
+): ReceiptClaims {
+  const decoded = preflight(jws, jwk, decode);
   let payload: Uint8Array;
   try {
-    ({ payload } = verify(jws));
+    payload = verify(decoded);
   } catch (e: unknown) {
     throw new ReceiptError('signature', SIGNATURE_FAILURE, { cause: e });
   }
