@@ -71,8 +71,10 @@ export interface RecoveryResult {
 export async function recoverReceipts(glog: GatewayLog, store: Store, log: Logger): Promise<RecoveryResult> {
   let restored = 0;
   let unrecoverable = 0;
-  for (let end = glog.tlog.size(); end > 0; end -= MAX_ENTRIES_PER_READ) {
-    const entries = glog.tlog.entries(Math.max(0, end - MAX_ENTRIES_PER_READ), end);
+  // Reads grow from a few entries (at a normal start the last receipt is in the store) to the
+  // most one read may return.
+  for (let end = glog.tlog.size(), chunk = 16; end > 0; end -= chunk, chunk = Math.min(chunk * 4, MAX_ENTRIES_PER_READ)) {
+    const entries = glog.tlog.entries(Math.max(0, end - chunk), end);
     for (let i = entries.length - 1; i >= 0; i--) {
       const e = entries[i];
       if (e === undefined) continue;

@@ -82,6 +82,22 @@ describe('receipt recovery from the transparency log', () => {
     await glog.close();
   });
 
+  it('reads back across many log reads: 300 receipts, the last 150 lost', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
+    dirs.push(dataDir);
+    const glog = await openGatewayLog({ dataDir, origin: ORIGIN, checkpointEveryMs: 0 });
+    let store = openSqliteStore({ dataDir });
+    const recs: ReceiptRecord[] = [];
+    for (let i = 0; i < 300; i++) recs.push(await record(glog, store, receipt(100 + i)));
+    await store.close();
+    loseRows(dataDir, recs.slice(150).map((r) => r.id));
+    store = openSqliteStore({ dataDir });
+    expect(await recoverReceipts(glog, store, log)).toEqual({ restored: 150, unrecoverable: 0 });
+    for (const r of recs) expect(await store.getReceipt(r.id)).toEqual(r);
+    await store.close();
+    await glog.close();
+  });
+
   it('counts, and logs as an error, lost receipts whose entries do not carry the JWS (written before they did)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
     dirs.push(dataDir);
