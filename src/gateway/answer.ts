@@ -97,15 +97,18 @@ export interface Countersigned {
   readonly countersignature: string;
 }
 
-/** The gateway's signature over the answer, naming the attestation result relied on (and the log entry). */
-export function countersign(key: GatewayKey, a: CheckedAnswer, ctx: { attestationId: string; backend: string; logIndex?: number; now: number; receiptSha256?: string }): Countersigned {
+/**
+ * The gateway's signature over the answer, naming the attestation result relied on (and the log
+ * entry). `receiptSha256` is the SHA-256 hex of `a.receiptJws`, computed once by the caller.
+ */
+export function countersign(key: GatewayKey, a: CheckedAnswer, ctx: { attestationId: string; backend: string; logIndex?: number; now: number; receiptSha256: string }): Countersigned {
   // key.alg was derived from the key when it was loaded; signCompact/signFlattened check it again.
   const alg = key.alg;
   const common = { attestation: ctx.attestationId, receipt_id: a.receipt.id, ...(ctx.logIndex === undefined ? {} : { log_index: ctx.logIndex }) };
   if (a.flattened === undefined) {
     const payload = {
       typ: 'attestgate-countersignature/v1',
-      receipt_sha256: ctx.receiptSha256 ?? sha256hex(a.receiptJws),
+      receipt_sha256: ctx.receiptSha256,
       receipt_id: a.receipt.id,
       attestation_id: ctx.attestationId,
       backend: ctx.backend,
