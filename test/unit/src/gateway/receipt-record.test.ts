@@ -43,6 +43,13 @@ async function record(glog: GatewayLog, store: ReturnType<typeof openSqliteStore
   return rec;
 }
 
+/** A fresh data directory with the gateway's log and store open in it. */
+async function fresh(): Promise<{ dataDir: string; glog: GatewayLog; store: ReturnType<typeof openSqliteStore> }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
+  dirs.push(dataDir);
+  return { dataDir, glog: await openGatewayLog({ dataDir, origin: ORIGIN, checkpointEveryMs: 0 }), store: openSqliteStore({ dataDir }) };
+}
+
 /** A power loss that took the store's latest receipt rows (the log, fsynced, kept them). */
 function loseRows(dataDir: string, ids: readonly string[]): void {
   const raw = new Database(join(dataDir, DB_FILE_NAME));
@@ -53,10 +60,8 @@ function loseRows(dataDir: string, ids: readonly string[]): void {
 
 describe('receipt recovery from the transparency log', () => {
   it('restores exactly the receipts the store lost, byte for byte, and stops at the first one it has', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
-    dirs.push(dataDir);
-    const glog = await openGatewayLog({ dataDir, origin: ORIGIN, checkpointEveryMs: 0 });
-    let store = openSqliteStore({ dataDir });
+    const { dataDir, glog, store: opened } = await fresh();
+    let store = opened;
     const recs: ReceiptRecord[] = [];
     for (let i = 0; i < 6; i++) {
       recs.push(await record(glog, store, receipt(i)));
@@ -83,10 +88,8 @@ describe('receipt recovery from the transparency log', () => {
   });
 
   it('reads back across many log reads: 300 receipts, the last 150 lost', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
-    dirs.push(dataDir);
-    const glog = await openGatewayLog({ dataDir, origin: ORIGIN, checkpointEveryMs: 0 });
-    let store = openSqliteStore({ dataDir });
+    const { dataDir, glog, store: opened } = await fresh();
+    let store = opened;
     const recs: ReceiptRecord[] = [];
     for (let i = 0; i < 300; i++) recs.push(await record(glog, store, receipt(100 + i)));
     await store.close();
@@ -99,10 +102,8 @@ describe('receipt recovery from the transparency log', () => {
   });
 
   it('counts, and logs as an error, lost receipts whose entries do not carry the JWS (written before they did)', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
-    dirs.push(dataDir);
-    const glog = await openGatewayLog({ dataDir, origin: ORIGIN, checkpointEveryMs: 0 });
-    let store = openSqliteStore({ dataDir });
+    const { dataDir, glog, store: opened } = await fresh();
+    let store = opened;
     const kept = await record(glog, store, receipt(0));
     const old = await record(glog, store, receipt(1), false);
     const lost = await record(glog, store, receipt(2));
@@ -120,10 +121,7 @@ describe('receipt recovery from the transparency log', () => {
   });
 
   it('runs when the gateway opens: GET /v1/receipts/{id} serves a restored receipt as it was recorded', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'attestgate-rcpt-'));
-    dirs.push(dataDir);
-    const glog = await openGatewayLog({ dataDir, origin: ORIGIN, checkpointEveryMs: 0 });
-    const store = openSqliteStore({ dataDir });
+    const { dataDir, glog, store } = await fresh();
     const rec = await record(glog, store, receipt(7));
     await store.close();
     await glog.close();
